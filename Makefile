@@ -1,0 +1,43 @@
+# One target per chore. Every target bootstraps what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXAMPLE := examples/invoices
+
+.PHONY: setup run test lint format bench snapshots clean
+
+setup: $(STAMP)
+
+# Reinstall whenever the declared or pinned dependencies change.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/gen --project $(EXAMPLE) generate
+	$(BIN)/gen --project $(EXAMPLE) inspect Invoice.status
+
+test: setup lint
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	$(BIN)/python -m bench.compile_speed
+
+# Re-pin the example snapshots after an intended change of generated output.
+snapshots: setup
+	$(BIN)/pytest -q --snapshot-update
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.gen $(EXAMPLE)/generated

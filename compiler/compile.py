@@ -1,0 +1,86 @@
+"""Compile a project: load the model files, run the passes, return a frozen IR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler import ir, naming
+from compiler.builtins import BUILTIN_NAMES, builtin_entities
+from compiler.diagnostics import CompileError, Diagnostics
+from compiler.dsl.declarations import EntityDecl
+from compiler.load import LoadedProject, load_project
+from compiler.passes import PASSES
+from compiler.passes.context import PassContext
+
+
+@dataclass(frozen=True)
+class Compiled:
+    project: ir.Project
+    loaded: LoadedProject
+
+
+def compile_project(root: Path) -> Compiled:
+    """Compile the project at `root`, or raise CompileError with every problem."""
+    diagnostics = Diagnostics()
+    loaded = load_project(root, diagnostics)
+    if loaded.config is None:
+        diagnostics.raise_if_any()
+    assert loaded.config is not None
+    ctx = PassContext(
+        config=loaded.config,
+        entities=_entities_by_name(builtin_entities(loaded.config), loaded, diagnostics),
+        policy_files=list(loaded.declarations.policies),
+        diagnostics=diagnostics,
+    )
+    project = ir.Project(
+        app=ir.AppConfig(
+            name=loaded.config.app.name,
+            roles=loaded.config.app.roles,
+            tenancy=loaded.config.app.tenancy,
+            auth_providers=loaded.config.auth.providers,
+        ),
+        entities=(),
+    )
+    for run in PASSES:
+        project = run(project, ctx)
+    diagnostics.raise_if_any()
+    return Compiled(project=project, loaded=loaded)
+
+
+def _entities_by_name(
+    builtins: list[EntityDecl], loaded: LoadedProject, diagnostics: Diagnostics
+) -> dict[str, EntityDecl]:
+    """Declarations by name; a repeated name or table is an error at the second one."""
+    found: dict[str, EntityDecl] = {decl.name: decl for decl in builtins}
+    tables: dict[str, EntityDecl] = {naming.table_name(d.name): d for d in builtins}
+    for decl in loaded.declarations.entities:
+        name = decl.name if isinstance(decl.name, str) else repr(decl.name)
+        earlier = found.get(name)
+        if earlier is not None:
+            builtin = name in BUILTIN_NAMES
+            diagnostics.error(
+                decl.loc,
+                "entity-builtin" if builtin else "entity-duplicate",
+                f"entity {name!r} is built in." if builtin else f"entity {name!r} is declared twice (first at {earlier.loc}).",
+                "refer to it with ref(\"" + name + "\") instead of declaring it."
+                if builtin
+                else "rename one of them, or delete the copy.",
+            )
+            continue
+        table = naming.table_name(name) if isinstance(decl.name, str) else name
+        clash = tables.get(table)
+        if clash is not None:
+            diagnostics.error(
+                decl.loc,
+                "entity-table-clash",
+                f"entities {clash.name!r} and {name!r} would both use the table {table!r}.",
+                "rename one of them so their snake_case names differ.",
+            )
+            continue
+        found[name] = decl
+        tables[table] = decl
+    return found
+
+
+__all__ = ["CompileError", "Compiled", "compile_project"]

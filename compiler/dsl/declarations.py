@@ -1,0 +1,284 @@
+"""Entity, action, view, index and policy builders, and the declaration registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from compiler.dsl.fields import FieldDecl
+from compiler.expr import DslUsageError, Expr, lift
+from compiler.source import SourceLoc, caller_location
+from policy.tree import PolicyNode, as_policy
+
+# Registry ---------------------------------------------------------------------
+
+
+@dataclass
+class Declarations:
+    """Everything the model files of one project declared, in order."""
+
+    entities: list[EntityDecl] = field(default_factory=list)
+    policies: list[PolicyDecl] = field(default_factory=list)
+
+
+_collecting: ContextVar[Declarations | None] = ContextVar("reframe_declarations", default=None)
+
+
+@contextmanager
+def collecting(into: Declarations) -> Iterator[Declarations]:
+    """Record every `entity()` and `policy()` call made inside the block."""
+    token = _collecting.set(into)
+    try:
+        yield into
+    finally:
+        _collecting.reset(token)
+
+
+# Actions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ActionDecl:
+    loc: SourceLoc
+    custom: bool = False
+    label_text: str | None = None
+    guard_expr: Expr | None = None
+    effect_path: str | None = None
+    inputs: Mapping[str, FieldDecl] = field(default_factory=dict)
+    policy: PolicyNode | None = None
+
+    def guard(self, expr: object) -> ActionDecl:
+        """A condition on the row that must hold for the action to run."""
+        return replace(self, guard_expr=lift(expr))
+
+    def effect(self, dotted: str) -> ActionDecl:
+        """`"module:function"` run after commit with an idempotency key."""
+        return replace(self, effect_path=dotted)
+
+    def input(self, **fields: FieldDecl) -> ActionDecl:
+        """Fields the caller sends as the action's body."""
+        return replace(self, inputs={**self.inputs, **fields})
+
+    def allow(self, policy: object) -> ActionDecl:
+        """Who may run it; same as naming the action in `allow(...)`."""
+        return replace(self, policy=as_policy(policy))
+
+    def label(self, text: str) -> ActionDecl:
+        return replace(self, label_text=text)
+
+
+def action(*, custom: bool = False, label: str | None = None) -> ActionDecl:
+    """An action; named after a transition it performs it, `custom=True` otherwise."""
+    return ActionDecl(loc=caller_location(), custom=custom, label_text=label)
+
+
+# Views ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TabDecl:
+    title: str
+    fields: tuple[str, ...]
+    loc: SourceLoc
+
+
+@dataclass(frozen=True, eq=False)
+class LayoutDecl:
+    tabs: tuple[TabDecl, ...]
+    loc: SourceLoc
+
+
+def tab(title: str, fields: Sequence[str] = ()) -> TabDecl:
+    """A tab of a detail view; a tab without fields is left to the UI (e.g. Timeline)."""
+    return TabDecl(title=title, fields=tuple(fields), loc=caller_location())
+
+
+def tabs(*items: TabDecl) -> LayoutDecl:
+    for item in items:
+        if not isinstance(item, TabDecl):
+            raise DslUsageError(
+                f"tabs() takes tab(...) items, got {item!r}.",
+                "write tabs(tab('Details', ['number']), tab('Timeline')).",
+            )
+    return LayoutDecl(tabs=tuple(items), loc=caller_location())
+
+
+@dataclass(frozen=True, eq=False)
+class ViewDecl:
+    """A list, detail or form view; which one follows from its name or its settings."""
+
+    loc: SourceLoc
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    setting_locs: Mapping[str, SourceLoc] = field(default_factory=dict)
+
+    def _set(self, key: str, value: Any) -> ViewDecl:
+        return replace(
+            self,
+            settings={**self.settings, key: value},
+            setting_locs={**self.setting_locs, key: caller_location()},
+        )
+
+    def columns(self, names: Sequence[str]) -> ViewDecl:
+        return self._set("columns", tuple(names))
+
+    def filters(self, names: Sequence[str]) -> ViewDecl:
+        return self._set("filters", tuple(names))
+
+    def sort(self, *keys: str) -> ViewDecl:
+        """`sort("-created_at", "number")`: a leading minus sorts descending."""
+        return self._set("sort", tuple(keys))
+
+    def page_size(self, n: int) -> ViewDecl:
+        return self._set("page_size", n)
+
+    def layout(self, layout: LayoutDecl) -> ViewDecl:
+        return self._set("layout", layout)
+
+    def fields(self, names: Sequence[str]) -> ViewDecl:
+        return self._set("fields", tuple(names))
+
+    def widget(self, field_name: str, widget_name: str) -> ViewDecl:
+        widgets = {**self.settings.get("widgets", {}), field_name: widget_name}
+        return self._set("widgets", widgets)
+
+    def title(self, text: str) -> ViewDecl:
+        return self._set("title", text)
+
+    def where(self, setting: str) -> SourceLoc:
+        return self.setting_locs.get(setting, self.loc)
+
+
+def view() -> ViewDecl:
+    return ViewDecl(loc=caller_location())
+
+
+# Indexes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class IndexDecl:
+    fields: tuple[str, ...]
+    loc: SourceLoc
+    using: str = "btree"
+    is_unique: bool = False
+    predicate: Expr | None = None
+    name: str | None = None
+
+    def unique(self) -> IndexDecl:
+        return replace(self, is_unique=True)
+
+    def where(self, condition: object) -> IndexDecl:
+        """A partial index: only rows where `condition` holds."""
+        return replace(self, predicate=lift(condition))
+
+
+def index(*fields: str, using: str = "btree", name: str | None = None) -> IndexDecl:
+    return IndexDecl(fields=tuple(fields), loc=caller_location(), using=using, name=name)
+
+
+# Policies ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class AllowDecl:
+    """`allow(read=..., update=...)`: one rule per operation or action."""
+
+    rules: Mapping[str, PolicyNode]
+    loc: SourceLoc
+
+
+def allow(**rules: object) -> AllowDecl:
+    return AllowDecl(
+        rules={op: as_policy(rule) for op, rule in rules.items()}, loc=caller_location()
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyDecl:
+    """`policy("Invoice", read=...)` in a `policies/*.policy.py` file."""
+
+    entity: str
+    allow: AllowDecl
+    loc: SourceLoc
+
+
+def policy(entity: object, **rules: object) -> PolicyDecl:
+    loc = caller_location()
+    name = getattr(entity, "name", entity)
+    decl = PolicyDecl(
+        entity=name if isinstance(name, str) else repr(name),
+        allow=AllowDecl(rules={op: as_policy(r) for op, r in rules.items()}, loc=loc),
+        loc=loc,
+    )
+    registry = _collecting.get()
+    if registry is not None:
+        registry.policies.append(decl)
+    return decl
+
+
+# Entities ---------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class EntityDecl:
+    """The handle `entity()` returns; `ref(Customer)` accepts it."""
+
+    name: str
+    fields: Mapping[str, FieldDecl]
+    loc: SourceLoc
+    policies: AllowDecl | None = None
+    actions: Mapping[str, ActionDecl] = field(default_factory=dict)
+    views: Mapping[str, ViewDecl] = field(default_factory=dict)
+    indexes: Sequence[IndexDecl] = ()
+    tenant: bool = False
+    doc: str | None = None
+    timestamps: bool = True
+    renamed_from: str | None = None
+    label: str | None = None
+    builtin: bool = False
+
+    def __repr__(self) -> str:
+        return f"<entity {self.name} at {self.loc}>"
+
+
+def entity(
+    name: str,
+    *,
+    fields: Mapping[str, FieldDecl],
+    policies: AllowDecl | None = None,
+    actions: Mapping[str, ActionDecl] | None = None,
+    views: Mapping[str, ViewDecl] | None = None,
+    indexes: Sequence[IndexDecl] | None = None,
+    tenant: bool = False,
+    doc: str | None = None,
+    timestamps: bool = True,
+    renamed_from: str | None = None,
+    label: str | None = None,
+) -> EntityDecl:
+    """Declare an entity; its fields keep their order everywhere."""
+    if not isinstance(fields, Mapping):
+        raise DslUsageError(
+            f"entity {name!r}: fields= must be a dict of name -> field.",
+            'write fields={"title": text().required()}.',
+        )
+    decl = EntityDecl(
+        name=name,
+        fields=dict(fields),
+        loc=caller_location(),
+        policies=policies,
+        actions=dict(actions or {}),
+        views=dict(views or {}),
+        indexes=tuple(indexes or ()),
+        tenant=tenant,
+        doc=doc,
+        timestamps=timestamps,
+        renamed_from=renamed_from,
+        label=label,
+    )
+    registry = _collecting.get()
+    if registry is not None:
+        registry.entities.append(decl)
+    return decl

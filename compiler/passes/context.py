@@ -1,0 +1,34 @@
+"""What every pass receives besides the IR: settings, declarations, diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from compiler.config import ProjectConfig
+from compiler.diagnostics import Diagnostics
+from compiler.dsl.declarations import EntityDecl, PolicyDecl
+from compiler.ir import Project, SourceRef
+from compiler.source import SourceLoc
+
+
+@dataclass
+class PassContext:
+    config: ProjectConfig
+    #: Entity declarations by name (built-ins included), first declaration wins.
+    entities: dict[str, EntityDecl]
+    policy_files: list[PolicyDecl]
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    def error(self, loc: SourceLoc | SourceRef, code: str, message: str, hint: str = "") -> None:
+        if isinstance(loc, SourceRef):
+            loc = SourceLoc(loc.file, loc.line)
+        self.diagnostics.error(loc, code, message, hint)
+
+
+def source_ref(loc: SourceLoc) -> SourceRef:
+    return SourceRef(file=loc.file, line=loc.line)
+
+
+#: A pass takes the IR so far and returns the next IR.
+Pass = Callable[[Project, PassContext], Project]

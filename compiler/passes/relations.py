@@ -1,0 +1,224 @@
+"""Passes `resolve_refs`, `resolve_inverses` and `build_join_tables`."""
+
+from __future__ import annotations
+
+from compiler import ir, naming
+from compiler.diagnostics import did_you_mean
+from compiler.passes.context import PassContext
+
+RELATION_TYPES = (ir.RefType, ir.PolyRefType, ir.OneToManyType, ir.ManyToManyType)
+
+
+def _targets(field_type: ir.FieldType) -> tuple[str, ...]:
+    if isinstance(field_type, ir.PolyRefType):
+        return field_type.targets
+    if isinstance(field_type, ir.RefType | ir.OneToManyType | ir.ManyToManyType):
+        return (field_type.target,)
+    return ()
+
+
+def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
+    """Every relation names an existing entity (forward references by name are fine)."""
+    names = [e.name for e in project.entities]
+    for entity in project.entities:
+        for field in entity.fields:
+            for target in _targets(field.type):
+                if project.entity(target) is None:
+                    ctx.error(
+                        field.loc,
+                        "unknown-entity",
+                        f"{entity.name}.{field.name} refers to an unknown entity {target!r}.",
+                        f"{did_you_mean(target, names)} Entity names are case-sensitive.",
+                    )
+            through = getattr(field.type, "through", None)
+            if through and project.entity(through) is None:
+                ctx.error(
+                    field.loc,
+                    "unknown-entity",
+                    f"{entity.name}.{field.name}: through={through!r} is not an entity.",
+                    did_you_mean(through, names),
+                )
+    return project
+
+
+def _refs_to(entity: ir.Entity, target: str) -> list[ir.FieldNode]:
+    return [f for f in entity.fields if isinstance(f.type, ir.RefType) and f.type.target == target]
+
+
+def resolve_inverses(project: ir.Project, ctx: PassContext) -> ir.Project:
+    """Each one-to-many names the ref on the other side that points back here."""
+    entities = []
+    for entity in project.entities:
+        fields = []
+        for field in entity.fields:
+            if isinstance(field.type, ir.OneToManyType):
+                field = _resolve_inverse(project, entity, field, ctx)
+            fields.append(field)
+        entities.append(entity.replace(fields=tuple(fields)))
+    return project.replace(entities=tuple(entities))
+
+
+def _resolve_inverse(
+    project: ir.Project, entity: ir.Entity, field: ir.FieldNode, ctx: PassContext
+) -> ir.FieldNode:
+    assert isinstance(field.type, ir.OneToManyType)
+    other = project.entity(field.type.target)
+    if other is None:
+        return field  # already reported by resolve_refs
+    where = f"{entity.name}.{field.name}"
+    candidates = _refs_to(other, entity.name)
+    via = field.type.via
+    if via:
+        if any(c.name == via for c in candidates):
+            return field
+        ctx.error(
+            field.loc,
+            "inverse-via",
+            f"{where}: via={via!r} is not a ref from {other.name} to {entity.name}.",
+            did_you_mean(via, [c.name for c in candidates])
+            if candidates
+            else f'add "{via}": ref("{entity.name}") to {other.name}.',
+        )
+        return field
+    if len(candidates) == 1:
+        return field.replace(type=field.type.replace(via=candidates[0].name))
+    if not candidates:
+        ctx.error(
+            field.loc,
+            "inverse-missing",
+            f"{where} is a one-to-many to {other.name}, but {other.name} has no ref back to {entity.name}.",
+            f'add "{naming.snake(entity.name)}": ref("{entity.name}").required() to {other.name}\'s fields.',
+        )
+    else:
+        names = ", ".join(c.name for c in candidates)
+        ctx.error(
+            field.loc,
+            "inverse-ambiguous",
+            f"{where}: {other.name} has {len(candidates)} refs to {entity.name} ({names}); which one is the inverse?",
+            f'name it: array(ref("{other.name}"), via="{candidates[0].name}").',
+        )
+    return field
+
+
+def build_join_tables(project: ir.Project, ctx: PassContext) -> ir.Project:
+    """One join table per many-to-many; two sides declaring each other share one."""
+    tables: dict[str, ir.JoinTable] = {}
+    updated: dict[str, ir.FieldNode] = {}
+    for entity in project.entities:
+        for field in entity.fields:
+            if not isinstance(field.type, ir.ManyToManyType):
+                continue
+            qualified = f"{entity.name}.{field.name}"
+            if field.type.through:
+                new_type = _through_type(project, entity, field, ctx)
+            else:
+                new_type = _join_table_type(project, entity, field, tables)
+            if new_type is not None:
+                updated[qualified] = field.replace(type=new_type)
+    _check_table_names(project, tables, ctx)
+    entities = tuple(
+        entity.replace(
+            fields=tuple(updated.get(f"{entity.name}.{f.name}", f) for f in entity.fields)
+        )
+        for entity in project.entities
+    )
+    return project.replace(entities=entities, join_tables=tuple(tables.values()))
+
+
+def _mutual_partner(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> str | None:
+    assert isinstance(field.type, ir.ManyToManyType)
+    other = project.entity(field.type.target)
+    if other is None or other.name == entity.name:
+        return None
+    partners = [
+        f.name
+        for f in other.fields
+        if isinstance(f.type, ir.ManyToManyType)
+        and f.type.target == entity.name
+        and not f.type.through
+    ]
+    return partners[0] if len(partners) == 1 else None
+
+
+def _join_table_type(
+    project: ir.Project,
+    entity: ir.Entity,
+    field: ir.FieldNode,
+    tables: dict[str, ir.JoinTable],
+) -> ir.ManyToManyType | None:
+    m2m = field.type
+    assert isinstance(m2m, ir.ManyToManyType)
+    if project.entity(m2m.target) is None:
+        return None
+    qualified = f"{entity.name}.{field.name}"
+    partner = _mutual_partner(project, entity, field)
+    if partner is not None:
+        left, right = sorted((entity.name, m2m.target))
+        name = naming.fit_identifier(f"{naming.table_name(left)}_{naming.table_name(right)}")
+        serves = tuple(sorted((qualified, f"{m2m.target}.{partner}")))
+        left_column, right_column = f"{naming.snake(left)}_id", f"{naming.snake(right)}_id"
+        source, target = (
+            (left_column, right_column) if entity.name == left else (right_column, left_column)
+        )
+    else:
+        name = naming.fit_identifier(m2m.join_table)
+        serves = (qualified,)
+        left, right = entity.name, m2m.target
+        left_column, right_column = source, target = m2m.source_column, m2m.target_column
+    tables.setdefault(
+        name,
+        ir.JoinTable(
+            name=name,
+            left_entity=left,
+            left_column=left_column,
+            right_entity=right,
+            right_column=right_column,
+            serves=serves,
+            loc=field.loc,
+        ),
+    )
+    return m2m.replace(join_table=name, source_column=source, target_column=target)
+
+
+def _through_type(
+    project: ir.Project, entity: ir.Entity, field: ir.FieldNode, ctx: PassContext
+) -> ir.ManyToManyType | None:
+    m2m = field.type
+    assert isinstance(m2m, ir.ManyToManyType) and m2m.through
+    through = project.entity(m2m.through)
+    if through is None:
+        return None
+    to_source, to_target = _refs_to(through, entity.name), _refs_to(through, m2m.target)
+    if m2m.target == entity.name:
+        to_source, to_target = to_source[:1], to_source[1:2]
+    if len(to_source) != 1 or len(to_target) != 1:
+        ctx.error(
+            field.loc,
+            "m2m-through-refs",
+            f"{entity.name}.{field.name}: through entity {through.name} needs exactly one ref "
+            f"to {entity.name} and one to {m2m.target}.",
+            f'give {through.name} fields like "{naming.snake(entity.name)}": ref("{entity.name}").required() '
+            f'and "{naming.snake(m2m.target)}": ref("{m2m.target}").required().',
+        )
+        return None
+    return m2m.replace(
+        join_table=through.table,
+        source_column=to_source[0].column or "",
+        target_column=to_target[0].column or "",
+    )
+
+
+def _check_table_names(
+    project: ir.Project, tables: dict[str, ir.JoinTable], ctx: PassContext
+) -> None:
+    entity_tables = {e.table: e for e in project.entities}
+    for table in tables.values():
+        clash = entity_tables.get(table.name)
+        if clash is not None:
+            ctx.error(
+                table.loc,
+                "join-table-clash",
+                f"the join table {table.name} of {', '.join(table.serves)} has the same name as "
+                f"entity {clash.name}'s table.",
+                f'make {clash.name} the join entity with through="{clash.name}", or rename the entity.',
+            )

@@ -1,0 +1,393 @@
+"""The hook store: every generated file, content-addressed, in one SQLite file.
+
+A project's store lives at `<project>/.gen/store.db`. Blobs are keyed by the
+sha256 of their bytes, so identical content is stored once however many
+snapshots or paths use it. A snapshot is an immutable listing of
+(path, blob, headers); refs (`head`, `mirrored`, ...) name snapshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+
+#: Schema version kept in `PRAGMA user_version`.
+SCHEMA_VERSION = 1
+
+#: Folder, relative to the project, holding the store.
+STORE_DIR = ".gen"
+STORE_FILE = "store.db"
+
+HEAD = "head"
+MIRRORED = "mirrored"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    parent INTEGER REFERENCES snapshots(id),
+    created_at TEXT NOT NULL,
+    message TEXT NOT NULL,
+    tree TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    snapshot INTEGER NOT NULL REFERENCES snapshots(id),
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL REFERENCES blobs(hash),
+    headers TEXT NOT NULL,
+    PRIMARY KEY (snapshot, path)
+);
+CREATE TABLE IF NOT EXISTS refs (
+    name TEXT PRIMARY KEY,
+    snapshot INTEGER NOT NULL REFERENCES snapshots(id)
+);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a snapshot: where it goes, its content's hash and size, its headers."""
+
+    path: str
+    blob: str
+    size: int
+    # Excluded from the hash so entries stay hashable; still compared by ==.
+    headers: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One committed state of all generated files."""
+
+    id: int
+    parent: int | None
+    created_at: str
+    message: str
+    tree: str
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """The snapshot a commit landed on; `created` is False when it equalled head."""
+
+    snapshot: Snapshot
+    created: bool
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One validated, hashed file waiting to be written."""
+
+    path: str
+    blob: str
+    data: bytes
+    headers: str
+
+
+class HookStore:
+    """A content-addressed store of generated files in one SQLite file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, project_dir: Path) -> HookStore:
+        """Open the store of `project_dir`, creating it on first use."""
+        db_path = Path(project_dir) / STORE_DIR / STORE_FILE
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        # Transactions are explicit (BEGIN IMMEDIATE), so no implicit ones.
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            _prepare(conn, db_path)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot open hook store {db_path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, db_path)
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        self._conn.close()
+
+    def __enter__(self) -> HookStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- refs and snapshots -------------------------------------------------
+
+    def head(self) -> Snapshot | None:
+        """Return the snapshot `head` names, or None before the first commit."""
+        return self.get_ref(HEAD)
+
+    def get_ref(self, name: str) -> Snapshot | None:
+        """Return the snapshot ref `name` points to, or None if it is unset."""
+        row = self._conn.execute(
+            "SELECT s.id, s.parent, s.created_at, s.message, s.tree"
+            " FROM refs r JOIN snapshots s ON s.id = r.snapshot WHERE r.name = ?",
+            (name,),
+        ).fetchone()
+        return _snapshot(row) if row else None
+
+    def set_ref(self, name: str, snapshot_id: int) -> None:
+        """Point ref `name` at an existing snapshot."""
+        self.snapshot(snapshot_id)  # fail with a clear message, not a FK error
+        self._conn.execute(
+            "INSERT INTO refs (name, snapshot) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot",
+            (name, snapshot_id),
+        )
+
+    def snapshot(self, snapshot_id: int) -> Snapshot:
+        """Return snapshot `snapshot_id`; raise StoreError if there is none."""
+        row = self._conn.execute(
+            "SELECT id, parent, created_at, message, tree FROM snapshots WHERE id = ?",
+            (snapshot_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no snapshot {snapshot_id}; {self._known_range()}")
+        return _snapshot(row)
+
+    def snapshots(self) -> list[Snapshot]:
+        """Return all snapshots, newest first."""
+        rows = self._conn.execute(
+            "SELECT id, parent, created_at, message, tree FROM snapshots ORDER BY id DESC"
+        ).fetchall()
+        return [_snapshot(row) for row in rows]
+
+    # -- files and blobs ----------------------------------------------------
+
+    def files(self, snapshot_id: int) -> list[FileEntry]:
+        """Return the files of a snapshot, sorted by path."""
+        self.snapshot(snapshot_id)
+        rows = self._conn.execute(
+            "SELECT f.path, f.blob, b.size, f.headers FROM files f"
+            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? ORDER BY f.path",
+            (snapshot_id,),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def file(self, snapshot_id: int, path: str) -> FileEntry | None:
+        """Return one file of a snapshot, or None if the snapshot lacks `path`."""
+        self.snapshot(snapshot_id)
+        row = self._conn.execute(
+            "SELECT f.path, f.blob, b.size, f.headers FROM files f"
+            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? AND f.path = ?",
+            (snapshot_id, path),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def read(self, snapshot_id: int, path: str) -> bytes:
+        """Return the bytes of `path` in a snapshot; raise StoreError if absent."""
+        self.snapshot(snapshot_id)
+        row = self._conn.execute(
+            "SELECT b.data FROM files f JOIN blobs b ON b.hash = f.blob"
+            " WHERE f.snapshot = ? AND f.path = ?",
+            (snapshot_id, path),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"snapshot {snapshot_id} has no file {path!r}")
+        return bytes(row[0])
+
+    def read_blob(self, blob_hash: str) -> bytes:
+        """Return the bytes stored under `blob_hash`; raise StoreError if unknown."""
+        row = self._conn.execute("SELECT data FROM blobs WHERE hash = ?", (blob_hash,)).fetchone()
+        if row is None:
+            raise StoreError(f"no blob {blob_hash!r} in the store")
+        return bytes(row[0])
+
+    # -- writing ------------------------------------------------------------
+
+    def commit(
+        self, files: Iterable[tuple[str, bytes, Mapping[str, str]]], message: str
+    ) -> CommitResult:
+        """Record `files` as a new snapshot on top of head and move head to it.
+
+        All or nothing: if anything fails, the store is left as it was. If the
+        files equal head's exactly, nothing is written and head is returned.
+        """
+        if not isinstance(message, str):
+            raise StoreError(f"commit message must be a string, not {type(message).__name__}")
+        # Hash before taking the write lock so readers and writers wait less.
+        staged = _stage(files)
+        tree = _tree_hash(staged)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            head = self.head()
+            if head is not None and head.tree == tree:
+                conn.execute("ROLLBACK")
+                return CommitResult(head, created=False)
+            snapshot = self._insert(staged, tree, head, message)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return CommitResult(snapshot, created=True)
+
+    def _insert(
+        self, staged: list[_Staged], tree: str, head: Snapshot | None, message: str
+    ) -> Snapshot:
+        """Write blobs, the snapshot row, its files and head; caller owns the transaction."""
+        conn = self._conn
+        conn.executemany(
+            "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+            ((s.blob, len(s.data), s.data) for s in staged),
+        )
+        parent = head.id if head else None
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        cursor = conn.execute(
+            "INSERT INTO snapshots (parent, created_at, message, tree) VALUES (?, ?, ?, ?)",
+            (parent, created_at, message, tree),
+        )
+        snapshot_id = cursor.lastrowid
+        assert snapshot_id is not None  # always set after an INSERT
+        conn.executemany(
+            "INSERT INTO files (snapshot, path, blob, headers) VALUES (?, ?, ?, ?)",
+            ((snapshot_id, s.path, s.blob, s.headers) for s in staged),
+        )
+        conn.execute(
+            "INSERT INTO refs (name, snapshot) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot",
+            (HEAD, snapshot_id),
+        )
+        return Snapshot(snapshot_id, parent, created_at, message, tree)
+
+    def _known_range(self) -> str:
+        """Describe which snapshot ids exist, for error messages."""
+        low, high = self._conn.execute("SELECT MIN(id), MAX(id) FROM snapshots").fetchone()
+        if low is None:
+            return "the store has no snapshots yet"
+        return f"known snapshots are {low}..{high}"
+
+
+# -- opening ----------------------------------------------------------------
+
+
+def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
+    """Check the schema version, switch to WAL and create the schema if new."""
+    # Check before anything writes, so a newer store is never touched.
+    _check_version(conn, db_path)
+    # WAL lets a server read while the CLI commits.
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-check under the lock: another process may have created it meanwhile.
+        if _check_version(conn, db_path) < SCHEMA_VERSION:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:
+    """Return the store's schema version; refuse one newer than this code knows."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"hook store {db_path} has schema version {version}, but this Reframe only"
+            f" understands version {SCHEMA_VERSION}; upgrade Reframe to use it"
+        )
+    return version
+
+
+# -- staging and hashing ----------------------------------------------------
+
+
+def _stage(files: Iterable[tuple[str, bytes, Mapping[str, str]]]) -> list[_Staged]:
+    """Validate and hash every file; raise StoreError on the first bad one."""
+    staged: dict[str, _Staged] = {}
+    for path, data, headers in files:
+        _check_path(path)
+        if path in staged:
+            raise StoreError(f"path {path!r} appears twice in one commit")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StoreError(f"{path}: content must be bytes, not {type(data).__name__}")
+        raw = bytes(data)
+        blob = hashlib.sha256(raw).hexdigest()
+        staged[path] = _Staged(path, blob, raw, _headers_json(path, headers))
+    _check_no_file_folder_clash(staged)
+    return [staged[path] for path in sorted(staged)]
+
+
+def _check_path(path: object) -> None:
+    """Refuse anything but a normalised relative POSIX path inside the project."""
+    if not isinstance(path, str) or not path:
+        raise StoreError(f"file path must be a non-empty string, not {path!r}")
+    if path.startswith("/") or "\\" in path or "\0" in path:
+        raise StoreError(f"file path must be relative and POSIX-style: {path!r}")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise StoreError(f"file path must be normalised, without '.', '..' or '//': {path!r}")
+
+
+def _check_no_file_folder_clash(staged: Mapping[str, _Staged]) -> None:
+    """Refuse `a` next to `a/b`: such a snapshot could never be mirrored to disk."""
+    for path in staged:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in staged:
+                raise StoreError(f"path {folder!r} is both a file and the folder of {path!r}")
+
+
+def _headers_json(path: str, headers: Mapping[str, str]) -> str:
+    """Serialise headers canonically (sorted keys, no spaces) so equal headers hash equal."""
+    items = dict(headers)
+    for key, value in items.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise StoreError(f"{path}: headers must map str to str, got {key!r}: {value!r}")
+    return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tree_hash(staged: list[_Staged]) -> str:
+    """Hash the sorted (path, blob, headers) listing: equal files, equal tree."""
+    digest = hashlib.sha256()
+    # One JSON array per line; headers are already canonical JSON, so splice them in.
+    for s in staged:
+        path = json.dumps(s.path, ensure_ascii=False)
+        digest.update(f'[{path},"{s.blob}",{s.headers}]\n'.encode())
+    return digest.hexdigest()
+
+
+# -- row mapping ------------------------------------------------------------
+
+
+def _snapshot(row: tuple[int, int | None, str, str, str]) -> Snapshot:
+    return Snapshot(id=row[0], parent=row[1], created_at=row[2], message=row[3], tree=row[4])
+
+
+def _entry(row: tuple[str, str, int, str]) -> FileEntry:
+    headers = MappingProxyType(json.loads(row[3]))
+    return FileEntry(path=row[0], blob=row[1], size=row[2], headers=headers)

@@ -1,0 +1,372 @@
+"""The hook store keeps generated files content-addressed and mirrors them to disk."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from hookfs import HookStore, MirrorReport, StoreError, mirror
+
+Files = list[tuple[str, bytes, Mapping[str, str]]]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[HookStore]:
+    with HookStore.open(tmp_path) as opened:
+        yield opened
+
+
+def _count(project: Path, table: str) -> int:
+    """Count rows straight from the file, independent of the store's own API."""
+    conn = sqlite3.connect(project / ".gen" / "store.db")
+    try:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _age(folder: Path) -> None:
+    """Backdate every file so a rewrite shows in mtime even on coarse-clock filesystems."""
+    for p in folder.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(1_000_000_000, 1_000_000_000))
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+BASE: Files = [
+    ("api/models.py", b"class Invoice: ...\n", {"origin": "Invoice"}),
+    ("api/routes/invoice.py", b"router = ...\n", {"origin": "Invoice", "rule": "routes"}),
+    ("README.md", b"# Invoices\n", {}),
+]
+
+
+# -- store ------------------------------------------------------------------
+
+
+def test_store_file_is_created_under_dot_gen(tmp_path: Path) -> None:
+    HookStore.open(tmp_path).close()
+    assert (tmp_path / ".gen" / "store.db").is_file()
+
+
+def test_same_content_is_stored_once(tmp_path: Path, store: HookStore) -> None:
+    same = b"shared = True\n"
+    store.commit([("a.py", same, {}), ("b/c.py", same, {}), ("d.py", b"other\n", {})], "one")
+    two = store.commit([("e.py", same, {})], "two").snapshot
+
+    assert _count(tmp_path, "blobs") == 2
+    entry = store.file(two.id, "e.py")
+    assert entry is not None
+    assert store.read_blob(entry.blob) == same
+
+
+def test_committing_identical_files_creates_nothing(tmp_path: Path, store: HookStore) -> None:
+    first = store.commit(BASE, "generate")
+    again = store.commit(list(reversed(BASE)), "generate again")
+
+    assert first.created is True
+    assert again.created is False
+    assert again.snapshot == first.snapshot
+    assert store.head() == first.snapshot
+    assert _count(tmp_path, "snapshots") == 1
+
+
+def test_changed_headers_alone_make_a_new_snapshot(store: HookStore) -> None:
+    first = store.commit(BASE, "one")
+    path, data, _ = BASE[0]
+    second = store.commit([(path, data, {"origin": "Customer"}), *BASE[1:]], "two")
+
+    assert second.created is True
+    assert second.snapshot.tree != first.snapshot.tree
+
+
+def test_identical_listings_share_a_tree_hash(tmp_path: Path) -> None:
+    with HookStore.open(tmp_path / "one") as one, HookStore.open(tmp_path / "two") as two:
+        tree_one = one.commit(BASE, "a").snapshot.tree
+        tree_two = two.commit(list(reversed(BASE)), "b").snapshot.tree
+    assert tree_one == tree_two
+
+
+def test_snapshots_chain_to_their_parent_and_head_moves(store: HookStore) -> None:
+    assert store.head() is None
+
+    one = store.commit(BASE, "one").snapshot
+    two = store.commit([*BASE, ("new.py", b"x = 1\n", {})], "two").snapshot
+    three = store.commit(BASE[:1], "three").snapshot
+
+    assert (one.parent, two.parent, three.parent) == (None, one.id, two.id)
+    assert store.head() == three
+    assert [s.id for s in store.snapshots()] == [three.id, two.id, one.id]
+    assert store.snapshot(two.id).message == "two"
+    assert three.created_at.endswith("Z")
+
+
+def test_files_round_trip_with_headers_sorted_by_path(store: HookStore) -> None:
+    snap = store.commit(BASE, "one").snapshot
+
+    entries = store.files(snap.id)
+
+    assert [e.path for e in entries] == ["README.md", "api/models.py", "api/routes/invoice.py"]
+    routes = store.file(snap.id, "api/routes/invoice.py")
+    assert routes is not None
+    assert dict(routes.headers) == {"origin": "Invoice", "rule": "routes"}
+    assert routes.size == len(b"router = ...\n")
+    assert dict(entries[0].headers) == {}
+    assert store.read(snap.id, "api/models.py") == b"class Invoice: ...\n"
+
+
+def test_file_of_missing_path_is_none(store: HookStore) -> None:
+    snap = store.commit(BASE, "one").snapshot
+    assert store.file(snap.id, "nope.py") is None
+
+
+def test_reading_a_missing_path_names_it(store: HookStore) -> None:
+    snap = store.commit(BASE, "one").snapshot
+    with pytest.raises(StoreError, match=r"api/missing\.py"):
+        store.read(snap.id, "api/missing.py")
+
+
+def test_unknown_snapshot_names_the_id_and_the_known_range(store: HookStore) -> None:
+    store.commit(BASE, "one")
+    store.commit(BASE[:1], "two")
+    with pytest.raises(StoreError, match=r"no snapshot 9\b.*1\.\.2"):
+        store.snapshot(9)
+
+
+def test_unknown_blob_is_refused(store: HookStore) -> None:
+    with pytest.raises(StoreError, match="deadbeef"):
+        store.read_blob("deadbeef")
+
+
+def test_commit_is_all_or_nothing_when_the_files_fail_halfway(
+    tmp_path: Path, store: HookStore
+) -> None:
+    head = store.commit(BASE, "one").snapshot
+    blobs_before = _count(tmp_path, "blobs")
+
+    def failing() -> Iterator[tuple[str, bytes, Mapping[str, str]]]:
+        yield ("fresh/one.py", b"brand new content\n", {})
+        yield ("fresh/two.py", b"more new content\n", {})
+        raise RuntimeError("template crashed")
+
+    with pytest.raises(RuntimeError, match="template crashed"):
+        store.commit(failing(), "broken")
+
+    assert store.head() == head
+    assert _count(tmp_path, "snapshots") == 1
+    assert _count(tmp_path, "blobs") == blobs_before
+    # The store still works after the failed attempt.
+    assert store.commit([("ok.py", b"ok\n", {})], "two").created is True
+
+
+def test_duplicate_path_is_refused_and_writes_nothing(tmp_path: Path, store: HookStore) -> None:
+    with pytest.raises(StoreError, match=r"a\.py"):
+        store.commit([("a.py", b"1", {}), ("a.py", b"2", {})], "dup")
+    assert store.head() is None
+    assert _count(tmp_path, "blobs") == 0
+
+
+@pytest.mark.parametrize(
+    "bad", ["/etc/passwd", "../outside.py", "a/../b.py", "a//b.py", "./a.py", "a\\b.py", ""]
+)
+def test_paths_must_be_relative_posix_inside_the_project(store: HookStore, bad: str) -> None:
+    with pytest.raises(StoreError):
+        store.commit([(bad, b"x", {})], "bad")
+    assert store.head() is None
+
+
+def test_a_path_cannot_be_both_file_and_folder(store: HookStore) -> None:
+    with pytest.raises(StoreError, match="both a file and"):
+        store.commit([("api", b"x", {}), ("api/models.py", b"y", {})], "clash")
+
+
+def test_refs_point_at_snapshots(store: HookStore) -> None:
+    one = store.commit(BASE, "one").snapshot
+    store.commit(BASE[:1], "two")
+
+    assert store.get_ref("mirrored") is None
+    store.set_ref("mirrored", one.id)
+    assert store.get_ref("mirrored") == one
+    with pytest.raises(StoreError, match="no snapshot 42"):
+        store.set_ref("mirrored", 42)
+
+
+def test_reopened_store_sees_the_same_head_and_content(tmp_path: Path) -> None:
+    with HookStore.open(tmp_path) as store:
+        snap = store.commit(BASE, "one").snapshot
+
+    with HookStore.open(tmp_path) as reopened:
+        assert reopened.head() == snap
+        assert reopened.read(snap.id, "README.md") == b"# Invoices\n"
+
+
+def test_store_uses_wal_and_schema_version_one(tmp_path: Path) -> None:
+    HookStore.open(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_a_newer_store_version_is_refused(tmp_path: Path) -> None:
+    HookStore.open(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+    with pytest.raises(StoreError, match=r"version 2.*upgrade"):
+        HookStore.open(tmp_path)
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / ".gen").mkdir()
+    (tmp_path / ".gen" / "store.db").write_bytes(b"not a database at all, just text" * 10)
+    with pytest.raises(StoreError, match=r"store\.db"):
+        HookStore.open(tmp_path)
+
+
+# -- mirror -----------------------------------------------------------------
+
+
+def test_first_mirror_writes_every_file(tmp_path: Path, store: HookStore) -> None:
+    snap = store.commit(BASE, "one").snapshot
+    target = tmp_path / "generated"
+
+    report = mirror(store, snap.id, target)
+
+    assert report == MirrorReport(
+        written=("README.md", "api/models.py", "api/routes/invoice.py"),
+        unchanged=(),
+        removed=(),
+        kept=(),
+    )
+    assert (target / "api/routes/invoice.py").read_bytes() == b"router = ...\n"
+    assert store.get_ref("mirrored") == snap
+    assert not [p for p in target.rglob("*.tmp")]
+
+
+def test_mirroring_again_rewrites_nothing(tmp_path: Path, store: HookStore) -> None:
+    snap = store.commit(BASE, "one").snapshot
+    target = tmp_path / "generated"
+    mirror(store, snap.id, target)
+    _age(target)
+    before = _mtimes(target)
+
+    report = mirror(store, snap.id, target)
+
+    assert report.written == ()
+    assert report.unchanged == ("README.md", "api/models.py", "api/routes/invoice.py")
+    assert _mtimes(target) == before
+
+
+def test_mirror_rewrites_only_changed_files(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    mirror(store, store.commit(BASE, "one").snapshot.id, target)
+    _age(target)
+    changed = [("README.md", b"# Invoices\n", {}), *BASE[:2]]
+    changed[1] = ("api/models.py", b"class Invoice: total: int\n", {})
+
+    report = mirror(store, store.commit(changed, "two").snapshot.id, target)
+
+    assert report.written == ("api/models.py",)
+    assert (target / "api/models.py").read_bytes() == b"class Invoice: total: int\n"
+    assert (target / "README.md").stat().st_mtime_ns == 1_000_000_000
+
+
+def test_mirror_overwrites_a_generated_file_the_user_edited(
+    tmp_path: Path, store: HookStore
+) -> None:
+    snap = store.commit(BASE, "one").snapshot
+    target = tmp_path / "generated"
+    mirror(store, snap.id, target)
+    (target / "README.md").write_bytes(b"# my edit\n")
+
+    report = mirror(store, snap.id, target)
+
+    assert report.written == ("README.md",)
+    assert (target / "README.md").read_bytes() == b"# Invoices\n"
+
+
+def test_dropped_file_is_removed_with_its_emptied_folder(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    mirror(store, store.commit(BASE, "one").snapshot.id, target)
+    (target / "empty_by_user").mkdir()
+
+    two = store.commit(BASE[:1] + BASE[2:], "drop routes").snapshot
+    report = mirror(store, two.id, target)
+
+    assert report.removed == ("api/routes/invoice.py",)
+    assert not (target / "api/routes").exists()
+    # `api/` still holds models.py; a folder the removal did not empty stays.
+    assert (target / "api/models.py").is_file()
+    assert (target / "empty_by_user").is_dir()
+
+
+def test_stale_file_edited_by_the_user_is_kept(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    mirror(store, store.commit(BASE, "one").snapshot.id, target)
+    (target / "api/routes/invoice.py").write_bytes(b"router = my_router\n")
+
+    report = mirror(store, store.commit(BASE[:1], "drop").snapshot.id, target)
+
+    assert report.kept == ("api/routes/invoice.py",)
+    assert report.removed == ("README.md",)
+    assert (target / "api/routes/invoice.py").read_bytes() == b"router = my_router\n"
+
+
+def test_users_own_files_survive_every_mirror(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    target.mkdir()
+    own = target / "api" / "notes.txt"
+    own.parent.mkdir()
+    own.write_bytes(b"mine\n")
+    top = target / "TODO"
+    top.write_bytes(b"also mine\n")
+
+    reports = [
+        mirror(store, store.commit(BASE, "one").snapshot.id, target),
+        mirror(store, store.commit(BASE[2:], "shrink").snapshot.id, target),
+        mirror(store, store.commit([("other.py", b"o\n", {})], "swap").snapshot.id, target),
+    ]
+
+    assert own.read_bytes() == b"mine\n"
+    assert top.read_bytes() == b"also mine\n"
+    # api/ held the user's file, so removing generated files from it must not delete it.
+    assert reports[1].removed == ("api/models.py", "api/routes/invoice.py")
+    assert not (target / "api/routes").exists()
+    assert all("api/notes.txt" not in r.written + r.unchanged + r.removed + r.kept for r in reports)
+    assert sorted(_mtimes(target)) == ["TODO", "api/notes.txt", "other.py"]
+
+
+def test_a_file_may_replace_a_folder_that_was_mirrored(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    mirror(store, store.commit([("api/models.py", b"m\n", {})], "folder").snapshot.id, target)
+
+    report = mirror(store, store.commit([("api", b"now a file\n", {})], "file").snapshot.id, target)
+
+    assert report.removed == ("api/models.py",)
+    assert report.written == ("api",)
+    assert (target / "api").read_bytes() == b"now a file\n"
+
+
+def test_emptying_the_mirror_keeps_the_target_folder(tmp_path: Path, store: HookStore) -> None:
+    target = tmp_path / "generated"
+    mirror(store, store.commit([("only.py", b"x\n", {})], "one").snapshot.id, target)
+
+    report = mirror(store, store.commit([], "nothing").snapshot.id, target)
+
+    assert report.removed == ("only.py",)
+    assert target.is_dir()
+    assert list(target.iterdir()) == []
