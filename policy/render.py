@@ -24,10 +24,13 @@ def render_policy(node: ir.PolicyExpr, outer: int = 0) -> str:
     if isinstance(node, ir.RelPolicy):
         return f'rel("{node.path}")'
     if isinstance(node, ir.ConditionPolicy):
-        return f"({render_expr(node.expr)})"
+        # Comparisons get brackets (Python's & and | bind tighter than ==).
+        return render_expr(node.expr, outer=1)
     if isinstance(node, ir.NotPolicy):
         return f"~{render_policy(node.item, _LEVEL['not'])}"
     level = _LEVEL[node.kind]
     sep = " & " if node.kind == "all" else " | "
     text = sep.join(render_policy(item, level) for item in node.items)
-    return f"({text})" if level < outer else text
+    # Bracket any nested combination, even where precedence would not need it:
+    # `a | (b & c)` reads better than `a | b & c`.
+    return f"({text})" if outer else text

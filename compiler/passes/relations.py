@@ -188,7 +188,9 @@ def _through_type(
     through = project.entity(m2m.through)
     if through is None:
         return None
-    to_source, to_target = _refs_to(through, entity.name), _refs_to(through, m2m.target)
+    # Only declared refs count: the implicit created_by is also a ref to User.
+    declared = through.replace(fields=tuple(f for f in through.fields if f.origin == "declared"))
+    to_source, to_target = _refs_to(declared, entity.name), _refs_to(declared, m2m.target)
     if m2m.target == entity.name:
         to_source, to_target = to_source[:1], to_source[1:2]
     if len(to_source) != 1 or len(to_target) != 1:

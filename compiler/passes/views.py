@@ -38,11 +38,10 @@ def _entity_views(entity: ir.Entity, ctx: PassContext) -> ir.Entity:
         lowered = _lower_view(entity, name, view_decl, ctx)
         if lowered is not None:
             views.append(lowered)
-    declared = {v.name for v in views}
-    defaults = [
-        view for kind, view in _defaults(entity).items() if kind not in declared
-    ]
-    return entity.replace(views=(*defaults, *views))
+    declared = {v.name: v for v in views}
+    standard = [declared.get(name, view) for name, view in _defaults(entity).items()]
+    extra = [v for v in views if v.name not in KIND_SETTINGS]
+    return entity.replace(views=(*standard, *extra))
 
 
 def _kind_of(entity: ir.Entity, name: str, decl: ViewDecl, ctx: PassContext) -> str | None:

@@ -1,0 +1,1 @@
+"""Hand-written code of the invoices example (effects run after actions commit)."""
