@@ -39,7 +39,12 @@ def _overview(project: ir.Project) -> dict[str, Any]:
     return {
         "kind": "overview",
         "entities": [
-            {"name": e.name, "declared_at": str(e.loc), "fields": len(e.fields), "builtin": e.builtin}
+            {
+                "name": e.name,
+                "declared_at": str(e.loc),
+                "fields": len(e.fields),
+                "builtin": e.builtin,
+            }
             for e in project.entities
         ],
     }
@@ -158,15 +163,16 @@ def _ir_summary(data: dict[str, Any]) -> str:
     if data["kind"] == "field":
         return json.dumps(node, indent=2, ensure_ascii=False)
     summary = {
-        key: node[key]
-        for key in ("name", "table", "api_path", "route", "tenant", "primary_key")
+        key: node[key] for key in ("name", "table", "api_path", "route", "tenant", "primary_key")
     }
     summary["fields"] = [f["name"] for f in node["fields"]]
     summary["actions"] = [a["name"] for a in node["actions"]]
     summary["rules"] = {r["id"]: r["text"] for r in node["rules"]}
     summary["views"] = [v["name"] for v in node["views"]]
     summary["indexes"] = [i["name"] for i in node["indexes"]]
-    return json.dumps(summary, indent=2, ensure_ascii=False) + "\n(the full node: gen inspect --json)"
+    return (
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n(the full node: gen inspect --json)"
+    )
 
 
 def _render_artifact(console: Console, data: dict[str, Any]) -> None:

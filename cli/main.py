@@ -111,7 +111,7 @@ def check(obj: _Context, as_json: bool) -> None:
         _report_compile_error(exc, as_json)
     project = compiled.project
     user_entities = [e for e in project.entities if not e.builtin]
-    summary = {
+    summary: dict[str, Any] = {
         "ok": True,
         "entities": len(user_entities),
         "fields": sum(len(e.fields) for e in user_entities),
@@ -121,9 +121,14 @@ def check(obj: _Context, as_json: bool) -> None:
         out.print_json(data=summary)
         return
     out.print(
-        f"ok: {summary['entities']} entities, {summary['fields']} fields "
-        f"from {len(compiled.loaded.files)} files; no errors."
+        f"ok: {_count(len(user_entities), 'entity', 'entities')}, "
+        f"{_count(int(summary['fields']), 'field')} from "
+        f"{_count(len(compiled.loaded.files), 'file')}; no errors."
     )
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 @main.command()

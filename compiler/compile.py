@@ -33,6 +33,12 @@ def compile_project(root: Path) -> Compiled:
         policy_files=list(loaded.declarations.policies),
         diagnostics=diagnostics,
     )
+    # An entity refused here (a table clash) is reported once; uses of it stay quiet.
+    ctx.broken.update(
+        decl.name
+        for decl in loaded.declarations.entities
+        if isinstance(decl.name, str) and decl.name not in ctx.entities
+    )
     project = ir.Project(
         app=ir.AppConfig(
             name=loaded.config.app.name,
@@ -62,8 +68,10 @@ def _entities_by_name(
             diagnostics.error(
                 decl.loc,
                 "entity-builtin" if builtin else "entity-duplicate",
-                f"entity {name!r} is built in." if builtin else f"entity {name!r} is declared twice (first at {earlier.loc}).",
-                "refer to it with ref(\"" + name + "\") instead of declaring it."
+                f"entity {name!r} is built in."
+                if builtin
+                else f"entity {name!r} is declared twice (first at {earlier.loc}).",
+                'refer to it with ref("' + name + '") instead of declaring it.'
                 if builtin
                 else "rename one of them, or delete the copy.",
             )

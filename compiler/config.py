@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from compiler.diagnostics import Diagnostics
+from compiler.diagnostics import Diagnostics, did_you_mean
 from compiler.source import SourceLoc
 
 CONFIG_FILE = "gen.toml"
@@ -33,7 +33,9 @@ class AppSection(_Section):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError("must be lowercase letters, digits, '-' or '_', starting with a letter")
+            raise ValueError(
+                "must be lowercase letters, digits, '-' or '_', starting with a letter"
+            )
         return value
 
     @field_validator("roles")
@@ -95,17 +97,22 @@ def load_config(project_dir: Path, diagnostics: Diagnostics) -> ProjectConfig | 
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
-            key = str(error["loc"][-1]) if error["loc"] else "app"
+            # The innermost named key: [auth.providers.0] is on the `providers =` line.
+            key = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "app")
             diagnostics.error(
                 SourceLoc(CONFIG_FILE, _line_of(text, key)),
                 "config-invalid",
                 f"{CONFIG_FILE}: [{where}] {error['msg']}.",
-                _config_hint(where),
+                _config_hint(where, error["type"]),
             )
         return None
 
 
-def _config_hint(where: str) -> str:
+def _config_hint(where: str, error_type: str = "") -> str:
+    if error_type == "extra_forbidden":
+        section, _, key = where.rpartition(".")
+        known = _KNOWN_KEYS.get(section, ())
+        return f"remove the key, or fix its spelling: {did_you_mean(key, known)}"
     hints = {
         "app": 'add an [app] section with name = "my-app".',
         "app.name": 'write name = "my-app" under [app].',
@@ -113,7 +120,16 @@ def _config_hint(where: str) -> str:
         "app.tenancy": 'write tenancy = "org", or leave it out for a single-tenant app.',
         "auth.providers": f"choose from {', '.join(AUTH_PROVIDERS)}.",
     }
-    for key, hint in hints.items():
-        if where.startswith(key):
-            return hint
+    # The most specific key first: [app.roles] must not get the hint for [app].
+    for key in sorted(hints, key=len, reverse=True):
+        if where == key or where.startswith(key + "."):
+            return hints[key]
     return "remove the key or check its spelling against docs/model-language.md."
+
+
+#: The keys each gen.toml section accepts, for did-you-mean on unknown keys.
+_KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "": tuple(ProjectConfig.model_fields),
+    "app": tuple(AppSection.model_fields),
+    "auth": tuple(AuthSection.model_fields),
+}

@@ -69,7 +69,7 @@ class Diagnostics:
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A short suggestion sentence, or a listing of the valid names."""
     options = sorted(set(choices))
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
     if close:
         return f'did you mean "{close[0]}"?'
     if not options:

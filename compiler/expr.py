@@ -213,7 +213,7 @@ def lift(value: object) -> Expr:
     if isinstance(value, float):
         return Literal(Decimal(str(value)))
     if isinstance(value, _LITERAL_TYPES):
-        return Literal(value)  # type: ignore[arg-type]
+        return Literal(value)
     raise DslUsageError(
         f"{value!r} ({type(value).__name__}) cannot be used in a model expression.",
         "use F('field'), a number, a string, a boolean, a date or None.",

@@ -10,6 +10,9 @@ from pathlib import Path
 _LANGUAGE_DIRS = tuple(
     str(Path(__file__).resolve().parent.parent / sub) for sub in ("compiler", "policy")
 )
+#: The file name of code that `dataclasses` generates (the `__init__` of every
+#: expression and policy node, which calls their `loc` default factory).
+_GENERATED_CODE = "<string>"
 
 #: Set by the loader so that locations are relative to the project root.
 _project_root: list[Path] = []
@@ -43,7 +46,10 @@ def relative_file(filename: str) -> str:
 def caller_location() -> SourceLoc:
     """Return the first frame outside the language: the user's declaration."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LANGUAGE_DIRS):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_LANGUAGE_DIRS)
+        or frame.f_code.co_filename == _GENERATED_CODE
+    ):
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None:
         return UNKNOWN_LOC

@@ -231,7 +231,11 @@ class _Checker:
         operand, vtype = self.check(node.operand)
         typed = node.replace(operand=operand)
         if vtype is not None and vtype.name != "boolean":
-            self.error("expr-logic-types", f"'~' negates a condition, not {vtype}.", "negate a comparison: ~(F('a') == 1).")
+            self.error(
+                "expr-logic-types",
+                f"'~' negates a condition, not {vtype}.",
+                "negate a comparison: ~(F('a') == 1).",
+            )
             return typed, None
         return typed, VType("boolean") if vtype else None
 
@@ -275,7 +279,11 @@ class _Checker:
         if ct is None or tt is None or ot is None:
             return typed, None
         if ct.name != "boolean":
-            self.error("expr-when-condition", f"when() needs a condition first, got {ct}.", "write when(F('status') == 'sent', ...).")
+            self.error(
+                "expr-when-condition",
+                f"when() needs a condition first, got {ct}.",
+                "write when(F('status') == 'sent', ...).",
+            )
             return typed, None
         unified = _unify(tt, ot)
         if unified is None:
@@ -293,6 +301,9 @@ class _Checker:
         segments = path.split(".")
         for position, segment in enumerate(segments):
             found = entity.field(segment)
+            if found is None and f"{entity.name}.{segment}" in self.ctx.broken:
+                self.failed = True  # its declaration is wrong and already reported
+                return None, crossed_many
             if found is None:
                 self.error(
                     "expr-unknown-field",
@@ -374,7 +385,9 @@ def _arithmetic(op: str, a: VType, b: VType) -> VType | str:
 def _arithmetic_hint(op: str, a: VType, b: VType) -> str:
     if "money" in (a.name, b.name):
         return "multiply or divide money by a number, add money to money, e.g. F('quantity') * F('unit_price')."
-    return "arithmetic works on numbers (integer, decimal, money), dates plus days, and text + text."
+    return (
+        "arithmetic works on numbers (integer, decimal, money), dates plus days, and text + text."
+    )
 
 
 def _comparison_problem(op: str, a: VType, b: VType) -> tuple[str, str] | None:
@@ -389,7 +402,11 @@ def _comparison_problem(op: str, a: VType, b: VType) -> tuple[str, str] | None:
         if kind in (a.name, b.name):
             return _literal_comparison(kind, a, b)
     if a.name == b.name == "ref" or {a.name, b.name} == {"ref", "uuid"}:
-        return None if op in ("==", "!=") else ("refs can only be compared for equality.", "use == or !=.")
+        return (
+            None
+            if op in ("==", "!=")
+            else ("refs can only be compared for equality.", "use == or !=.")
+        )
     if a.name == b.name == "boolean":
         return None if op in ("==", "!=") else ("booleans have no order.", "use == or !=.")
     kinds = {a.name, b.name}
@@ -407,7 +424,11 @@ def _enum_comparison(op: str, a: VType, b: VType) -> tuple[str, str] | None:
     if op not in ("==", "!="):
         return ("enum and state values have no order.", "use ==, != or .in_([...]).")
     if other.name == "enum":
-        return None if set(other.values or ()) & set(enum.values or ()) else ("these two enums share no value.", "compare with a listed value.")
+        return (
+            None
+            if set(other.values or ()) & set(enum.values or ())
+            else ("these two enums share no value.", "compare with a listed value.")
+        )
     if other.name != "text" or not other.literal:
         return (f"comparing an enum with {other}.", f"compare with one of: {allowed}.")
     unknown = [v for v in other.values or () if v not in (enum.values or ())]
@@ -432,7 +453,10 @@ def _literal_comparison(kind: str, a: VType, b: VType) -> tuple[str, str] | None
             parse[kind](other.values[0])
             return None
         except ValueError:
-            return (f"{other.values[0]!r} is not a {kind}.", f"write a {kind} in ISO format, or use a date object.")
+            return (
+                f"{other.values[0]!r} is not a {kind}.",
+                f"write a {kind} in ISO format, or use a date object.",
+            )
     return (f"cannot compare {kind} with {other}.", f"compare a {kind} with another {kind}.")
 
 

@@ -28,7 +28,13 @@ def dumps_with_regions(value: Any, tag: Tagger) -> tuple[str, tuple[Region, ...]
             items = list(node.items())
             for i, (key, child) in enumerate(items):
                 comma = "," if i < len(items) - 1 else ""
-                emit(child, (*path, key), f"{pad}  {json.dumps(key, ensure_ascii=False)}: ", depth + 1, comma)
+                emit(
+                    child,
+                    (*path, key),
+                    f"{pad}  {json.dumps(key, ensure_ascii=False)}: ",
+                    depth + 1,
+                    comma,
+                )
             lines.append(f"{pad}}}{suffix}")
         elif isinstance(node, list) and node:
             lines.append(f"{prefix}[")

@@ -53,7 +53,9 @@ def run_generators(project: ir.Project, generators: Sequence[Generator]) -> list
             ) from exc
         for artifact in produced:
             if not isinstance(artifact, Artifact):
-                raise GeneratorError(f"generator {generator.name!r} returned {artifact!r}, not an Artifact.")
+                raise GeneratorError(
+                    f"generator {generator.name!r} returned {artifact!r}, not an Artifact."
+                )
             earlier = artifacts.get(artifact.path)
             if earlier is not None:
                 raise GeneratorError(

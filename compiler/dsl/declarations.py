@@ -91,9 +91,19 @@ class LayoutDecl:
     loc: SourceLoc
 
 
+def _name_list(call: str, names: Sequence[str]) -> tuple[str, ...]:
+    """A list of field names; a bare string would be read one letter at a time."""
+    if isinstance(names, str):
+        raise DslUsageError(
+            f"{call} takes a list of field names, got the string {names!r}.",
+            f"put the name in a list: [{names!r}].",
+        )
+    return tuple(names)
+
+
 def tab(title: str, fields: Sequence[str] = ()) -> TabDecl:
     """A tab of a detail view; a tab without fields is left to the UI (e.g. Timeline)."""
-    return TabDecl(title=title, fields=tuple(fields), loc=caller_location())
+    return TabDecl(title=title, fields=_name_list("tab()", fields), loc=caller_location())
 
 
 def tabs(*items: TabDecl) -> LayoutDecl:
@@ -122,10 +132,10 @@ class ViewDecl:
         )
 
     def columns(self, names: Sequence[str]) -> ViewDecl:
-        return self._set("columns", tuple(names))
+        return self._set("columns", _name_list(".columns()", names))
 
     def filters(self, names: Sequence[str]) -> ViewDecl:
-        return self._set("filters", tuple(names))
+        return self._set("filters", _name_list(".filters()", names))
 
     def sort(self, *keys: str) -> ViewDecl:
         """`sort("-created_at", "number")`: a leading minus sorts descending."""
@@ -138,7 +148,7 @@ class ViewDecl:
         return self._set("layout", layout)
 
     def fields(self, names: Sequence[str]) -> ViewDecl:
-        return self._set("fields", tuple(names))
+        return self._set("fields", _name_list(".fields()", names))
 
     def widget(self, field_name: str, widget_name: str) -> ViewDecl:
         widgets = {**self.settings.get("widgets", {}), field_name: widget_name}

@@ -245,9 +245,7 @@ def ref(target: object) -> FieldDecl:
 def one(target: FieldDecl) -> FieldDecl:
     """One-to-one: a unique foreign key, `one(ref("Profile"))`."""
     if not isinstance(target, FieldDecl) or target.kind != "ref":
-        raise DslUsageError(
-            f"one() wraps a ref, got {target!r}.", "write one(ref('Profile'))."
-        )
+        raise DslUsageError(f"one() wraps a ref, got {target!r}.", "write one(ref('Profile')).")
     return _field("one", target=target.params["target"])
 
 

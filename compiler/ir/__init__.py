@@ -121,6 +121,6 @@ __all__ = [
     "TenantMemberPolicy",
     "Transition",
     "View",
-    "Widget",
     "WhenExpr",
+    "Widget",
 ]

@@ -17,7 +17,7 @@ from compiler.ir.base import Node, SourceRef
 from compiler.ir.expr import Expr, PolicyExpr
 
 #: Bump when the IR's shape changes; stored IR of another version is migrated or refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 ScalarName = Literal[
     "uuid",

@@ -19,6 +19,10 @@ class PassContext:
     entities: dict[str, EntityDecl]
     policy_files: list[PolicyDecl]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    #: Entities ("Invoice") and fields ("Invoice.total") that were declared but
+    #: could not be lowered. Their error is already reported, so later passes
+    #: stay silent about uses of them instead of repeating it as "unknown".
+    broken: set[str] = field(default_factory=set)
 
     def error(self, loc: SourceLoc | SourceRef, code: str, message: str, hint: str = "") -> None:
         if isinstance(loc, SourceRef):

@@ -41,12 +41,12 @@ def _(node: dsl.Literal) -> ir.Expr:
 
 @lower_expr.register
 def _(node: dsl.BinOp) -> ir.Expr:
-    return ir.BinaryExpr(op=node.op, left=lower_expr(node.left), right=lower_expr(node.right))  # type: ignore[arg-type]
+    return ir.BinaryExpr(op=node.op, left=lower_expr(node.left), right=lower_expr(node.right))
 
 
 @lower_expr.register
 def _(node: dsl.Compare) -> ir.Expr:
-    return ir.CompareExpr(op=node.op, left=lower_expr(node.left), right=lower_expr(node.right))  # type: ignore[arg-type]
+    return ir.CompareExpr(op=node.op, left=lower_expr(node.left), right=lower_expr(node.right))
 
 
 @lower_expr.register
@@ -59,7 +59,7 @@ def _(node: dsl.Logical) -> ir.Expr:
             operands.extend(lowered.operands)
         else:
             operands.append(lowered)
-    return ir.LogicalExpr(op=node.op, operands=tuple(operands))  # type: ignore[arg-type]
+    return ir.LogicalExpr(op=node.op, operands=tuple(operands))
 
 
 @lower_expr.register
@@ -84,7 +84,7 @@ def _(node: dsl.Contains) -> ir.Expr:
 
 @lower_expr.register
 def _(node: dsl.Aggregate) -> ir.Expr:
-    return ir.AggregateExpr(fn=node.fn, path=node.path)  # type: ignore[arg-type]
+    return ir.AggregateExpr(fn=node.fn, path=node.path)
 
 
 @lower_expr.register
@@ -96,7 +96,7 @@ def _(node: dsl.When) -> ir.Expr:
 
 @lower_expr.register
 def _(node: dsl.Call) -> ir.Expr:
-    return ir.CallExpr(fn=node.fn)  # type: ignore[arg-type]
+    return ir.CallExpr(fn=node.fn)
 
 
 @singledispatch
@@ -139,11 +139,17 @@ def _(node: tree.Condition) -> ir.PolicyExpr:
     return ir.ConditionPolicy(expr=lower_expr(node.expr))
 
 
-def _flatten(kind: type, items: tuple[tree.PolicyNode, ...]) -> tuple[ir.PolicyExpr, ...]:
+def _flatten(
+    kind: type[ir.AllOfPolicy | ir.AnyOfPolicy], items: tuple[tree.PolicyNode, ...]
+) -> tuple[ir.PolicyExpr, ...]:
+    """Lower `items`, splicing in nested nodes of the same kind: (a & b) & c -> a & b & c."""
     out: list[ir.PolicyExpr] = []
     for item in items:
         lowered = lower_policy(item)
-        out.extend(lowered.items if isinstance(lowered, kind) else (lowered,))  # type: ignore[attr-defined]
+        if isinstance(lowered, kind):
+            out.extend(lowered.items)
+        else:
+            out.append(lowered)
     return tuple(out)
 
 

@@ -24,9 +24,9 @@ def _implicit(entity: ir.Entity, name: str, origin: str, **attrs: object) -> ir.
         name=name,
         label=naming.humanize(name),
         read_only=True,
-        origin=origin,  # type: ignore[arg-type]
+        origin=origin,
         loc=entity.loc,
-        **attrs,  # type: ignore[arg-type]
+        **attrs,
     )
 
 

@@ -50,7 +50,7 @@ def _declared_index(
             'write indexes=[index("customer", "status")].',
         )
         return None
-    where = f'{entity.name} index({", ".join(map(repr, decl.fields))})'
+    where = f"{entity.name} index({', '.join(map(repr, decl.fields))})"
     if not decl.fields:
         ctx.error(decl.loc, "index-empty", f"{where} names no field.", 'write index("field", ...).')
         return None
@@ -65,6 +65,8 @@ def _declared_index(
     columns = []
     for name in decl.fields:
         field = entity.field(name)
+        if field is None and f"{entity.name}.{name}" in ctx.broken:
+            return None  # declared, but wrong, and reported at its declaration
         if field is None or field.column is None:
             reason = "is not a field" if field is None else "has no column (not stored)"
             ctx.error(
@@ -94,7 +96,7 @@ def _declared_index(
         fields=decl.fields,
         columns=tuple(columns),
         unique=decl.is_unique,
-        using=decl.using,  # type: ignore[arg-type]
+        using=decl.using,
         where=predicate,
         origin="declared",
         loc=source_ref(decl.loc),

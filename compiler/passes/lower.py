@@ -16,7 +16,7 @@ from typing import Any
 from compiler import ir, naming
 from compiler.dsl.declarations import EntityDecl
 from compiler.dsl.fields import ON_DELETE, SCALAR_KINDS, UNSET, FieldDecl
-from compiler.expr import Call
+from compiler.expr import Call, Expr
 from compiler.passes.context import PassContext, source_ref
 from compiler.passes.exprs import lower_expr
 
@@ -46,6 +46,8 @@ def _lower_entity(decl: EntityDecl, ctx: PassContext) -> ir.Entity | None:
             f"entity name {decl.name!r} is not PascalCase.",
             'name entities like "Invoice" or "InvoiceLine": a capital letter, then letters and digits.',
         )
+        if isinstance(decl.name, str):
+            ctx.broken.add(decl.name)
         return None
     origin = decl.renamed_from or decl.name
     fields = [
@@ -53,6 +55,8 @@ def _lower_entity(decl: EntityDecl, ctx: PassContext) -> ir.Entity | None:
         for name, field_decl in decl.fields.items()
         if (lowered := lower_field(decl, origin, name, field_decl, ctx))
     ]
+    lowered_names = {f.name for f in fields}
+    ctx.broken.update(f"{decl.name}.{name}" for name in decl.fields if name not in lowered_names)
     primary = [f.name for f in fields if f.primary]
     if len(primary) > 1:
         ctx.error(
@@ -94,10 +98,15 @@ def _lower_entity(decl: EntityDecl, ctx: PassContext) -> ir.Entity | None:
 
 
 def lower_field(
-    entity: EntityDecl, entity_origin: str, name: str, decl: Any, ctx: PassContext
+    entity: EntityDecl,
+    entity_origin: str,
+    name: str,
+    decl: Any,
+    ctx: PassContext,
+    where: str | None = None,
 ) -> ir.FieldNode | None:
-    """Lower one declared field, or report why it cannot be."""
-    where = f"{entity.name}.{name}"
+    """Lower one declared field (or action input), or report why it cannot be."""
+    where = where or f"{entity.name}.{name}"
     if not isinstance(decl, FieldDecl):
         ctx.error(
             entity.loc,
@@ -143,7 +152,7 @@ def lower_field(
         max=_number(where, "max", decl, ctx),
         min_length=_length(where, "min_length", decl, ctx),
         max_length=_length(where, "max_length", decl, ctx),
-        pattern=decl.regex,
+        pattern=decl.regex if isinstance(decl.regex, str) else None,  # else reported
         label=decl.label_text or naming.humanize(name),
         help=decl.help_text,
         read_only=decl.is_read_only or decl.computed_expr is not None,
@@ -196,7 +205,7 @@ def _lower_type(where: str, decl: FieldDecl, ctx: PassContext) -> ir.FieldType |
         on_delete = _on_delete(where, decl, ctx)
         if target is None or on_delete is None:
             return None
-        return ir.RefType(target=target, on_delete=on_delete, one_to_one=kind == "one")  # type: ignore[arg-type]
+        return ir.RefType(target=target, on_delete=on_delete, one_to_one=kind == "one")
     if kind == "poly_ref":
         return _poly_ref(where, decl, ctx)
     if kind == "one_to_many":
@@ -239,7 +248,7 @@ def _scalar(where: str, decl: FieldDecl, ctx: PassContext) -> ir.ScalarType | No
             )
             return None
         return ir.ScalarType(name="money", currency=currency)
-    return ir.ScalarType(name=decl.kind)  # type: ignore[arg-type]
+    return ir.ScalarType(name=decl.kind)
 
 
 def _names(
@@ -390,7 +399,7 @@ def _poly_ref(where: str, decl: FieldDecl, ctx: PassContext) -> ir.PolyRefType |
     name = where.split(".", 1)[1]
     return ir.PolyRefType(
         targets=targets,
-        on_delete=on_delete,  # type: ignore[arg-type]
+        on_delete=on_delete,
         type_column=f"{name}_type",
         id_column=naming.ref_column(name),
     )
@@ -426,7 +435,14 @@ def _many_to_many(where: str, decl: FieldDecl, ctx: PassContext) -> ir.ManyToMan
 # Modifiers ------------------------------------------------------------------------------
 
 
-def _check_modifiers(where: str, decl: FieldDecl, field_type: ir.FieldType, ctx: PassContext) -> None:
+def _a(kind: str) -> str:
+    """The kind with its article: "an integer", "a text"."""
+    return f"{'an' if kind in ('integer', 'enum', 'email', 'array') else 'a'} {kind}"
+
+
+def _check_modifiers(
+    where: str, decl: FieldDecl, field_type: ir.FieldType, ctx: PassContext
+) -> None:
     kind = decl.kind
     stored = not isinstance(field_type, ir.OneToManyType | ir.ManyToManyType)
 
@@ -440,14 +456,16 @@ def _check_modifiers(where: str, decl: FieldDecl, field_type: ir.FieldType, ctx:
             if kind in TEXT_KINDS
             else "only integer, decimal and money fields take .min() / .max()."
         )
-        refuse(modifier, "modifier-type", f".{modifier}() does not apply to a {kind} field.", hint)
+        refuse(
+            modifier, "modifier-type", f".{modifier}() does not apply to {_a(kind)} field.", hint
+        )
     lengths = decl.min_len is not None or decl.max_len is not None
     if lengths and kind not in TEXT_KINDS:
         modifier = "min_length" if decl.min_len is not None else "max_length"
         refuse(
             modifier,
             "modifier-type",
-            f".{modifier}() does not apply to a {kind} field.",
+            f".{modifier}() does not apply to {_a(kind)} field.",
             "only text, slug, email and url fields take lengths; numbers take .min() / .max().",
         )
     if decl.regex is not None:
@@ -456,10 +474,12 @@ def _check_modifiers(where: str, decl: FieldDecl, field_type: ir.FieldType, ctx:
         refuse(
             "primary",
             "primary-type",
-            f"a {kind} field cannot be the primary key.",
+            f"{_a(kind)} field cannot be the primary key.",
             f"use one of {', '.join(KEY_KINDS)}, or let the entity keep its implicit uuid `id`.",
         )
-    if (decl.is_unique or decl.is_indexed) and (not stored or (decl.computed_expr and not decl.is_materialized)):
+    if (decl.is_unique or decl.is_indexed) and (
+        not stored or (decl.computed_expr is not None and not decl.is_materialized)
+    ):
         modifier = "unique" if decl.is_unique else "index"
         refuse(
             modifier,
@@ -471,7 +491,7 @@ def _check_modifiers(where: str, decl: FieldDecl, field_type: ir.FieldType, ctx:
         refuse(
             "on_delete",
             "modifier-type",
-            f".on_delete() only applies to refs, not to a {kind} field.",
+            f".on_delete() only applies to refs, not to {_a(kind)} field.",
             "remove .on_delete(); on a one-to-many it belongs on the ref the other entity holds.",
         )
     if decl.is_materialized and decl.computed_expr is None:
@@ -499,12 +519,14 @@ def _check_modifiers(where: str, decl: FieldDecl, field_type: ir.FieldType, ctx:
         )
 
 
-def _check_computed_field(where: str, decl: FieldDecl, field_type: ir.FieldType, refuse: Any) -> None:
+def _check_computed_field(
+    where: str, decl: FieldDecl, field_type: ir.FieldType, refuse: Any
+) -> None:
     if not isinstance(field_type, ir.ScalarType | ir.EnumType):
         refuse(
             "computed",
             "computed-type",
-            f"a {decl.kind} field cannot be computed.",
+            f"{_a(decl.kind)} field cannot be computed.",
             "declare the result as a scalar type, e.g. money().computed(...).",
         )
     if decl.default_value is not UNSET:
@@ -521,7 +543,7 @@ def _check_pattern(where: str, decl: FieldDecl, ctx: PassContext) -> None:
         ctx.error(
             decl.where("pattern"),
             "modifier-type",
-            f"{where}: .pattern() does not apply to a {decl.kind} field.",
+            f"{where}: .pattern() does not apply to {_a(decl.kind)} field.",
             "only text, slug, email and url fields take a pattern.",
         )
         return
@@ -598,17 +620,29 @@ def _lower_default(
     value = decl.default_value
     if value is UNSET or value is None:
         return None
+    if isinstance(field_type, ir.StateType) or decl.computed_expr is not None:
+        return None  # a default is refused outright there (state-default, computed-default)
     if isinstance(value, Call):
         allowed = {"date": "today", "datetime": "now"}
         if allowed.get(decl.kind) == value.fn:
-            return ir.Default(kind=value.fn)  # type: ignore[arg-type]
+            return ir.Default(kind=value.fn)
+    elif isinstance(value, Expr):
+        ctx.error(
+            decl.where("default"),
+            "default-type",
+            f"{where}: a default must be a fixed value, not an expression.",
+            "give a value such as .default(0); a value derived from other fields is "
+            ".computed(expr) instead.",
+        )
+        return None
     problem = _default_problem(value, field_type)
     if problem is None:
         return ir.Default(kind="value", value=_json_value(value))
+    shown = f"{value.fn}()" if isinstance(value, Call) else repr(value)
     ctx.error(
         decl.where("default"),
         "default-type",
-        f"{where}: default {value!r} {problem}.",
+        f"{where}: default {shown} {problem}.",
         "give a default of the field's type, or remove .default().",
     )
     return None
@@ -631,12 +665,21 @@ def _default_problem(value: Any, field_type: ir.FieldType) -> str | None:
 def _scalar_default_problem(value: Any, name: str) -> str | None:
     is_number = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
     checks: dict[str, tuple[bool, str]] = {
-        "integer": (isinstance(value, int) and not isinstance(value, bool), "is not a whole number"),
+        "integer": (
+            isinstance(value, int) and not isinstance(value, bool),
+            "is not a whole number",
+        ),
         "decimal": (is_number or _is_decimal_text(value), "is not a number"),
         "money": (is_number or _is_decimal_text(value), "is not an amount"),
         "boolean": (isinstance(value, bool), "is not True or False"),
-        "date": (isinstance(value, dt.date) and not isinstance(value, dt.datetime), "is not a date; use today() for the current date"),
-        "datetime": (isinstance(value, dt.datetime), "is not a datetime; use now() for the current time"),
+        "date": (
+            isinstance(value, dt.date) and not isinstance(value, dt.datetime),
+            "is not a date; use today() for the current date",
+        ),
+        "datetime": (
+            isinstance(value, dt.datetime),
+            "is not a datetime; use now() for the current time",
+        ),
         "json": (isinstance(value, dict | list | str | int | float | bool), "is not JSON"),
     }
     ok, problem = checks.get(name, (isinstance(value, str), "is not text"))

@@ -40,7 +40,7 @@ def normalise_policies(project: ir.Project, ctx: PassContext) -> ir.Project:
 def _report_unknown_policy_entities(project: ir.Project, ctx: PassContext) -> None:
     names = [e.name for e in project.entities]
     for decl in ctx.policy_files:
-        if project.entity(decl.entity) is None:
+        if project.entity(decl.entity) is None and decl.entity not in ctx.broken:
             ctx.error(
                 decl.loc,
                 "policy-unknown-entity",
@@ -64,8 +64,9 @@ def _declared_rules(entity: ir.Entity, ctx: PassContext) -> list[_Declared]:
                 for op, node in file_decl.allow.rules.items()
             ]
     for name, action in decl.actions.items():
-        if getattr(action, "policy", None) is not None:
-            found.append(_Declared(name, action.policy, action.loc, f"action().allow(...) of {name}"))
+        policy = getattr(action, "policy", None)
+        if policy is not None:
+            found.append(_Declared(name, policy, action.loc, f"action().allow(...) of {name}"))
     return found
 
 
@@ -207,15 +208,19 @@ def _check_owner(entity: ir.Entity, rule_id: str, node: tree.Owner, ctx: PassCon
     found = entity.field(node.field)
     if _points_to_user(found) or (entity.name == "User" and node.field == "id"):
         return
-    users = [f.name for f in entity.fields if _points_to_user(f)]
+    if found is None and f"{entity.name}.{node.field}" in ctx.broken:
+        return
+    users = [f.name for f in entity.fields if _points_to_user(f) and f.name != "created_by"]
     ctx.error(
         node.loc,
         "policy-owner-field",
         f"rule {rule_id}: owner({node.field!r}) needs a ref to User, and "
         f"{entity.name}.{node.field} {'does not exist' if found is None else 'is not one'}.",
-        f"use owner() for created_by, or one of: {', '.join(users)}."
+        f"write owner() for the row's creator (created_by), or owner(...) naming one of: "
+        f"{', '.join(users)}."
         if users
-        else 'add a field such as "owner": ref("User").',
+        else "write owner() for the row's creator (created_by), or add a field such as "
+        '"owner": ref("User") and write owner("owner").',
     )
 
 
@@ -228,6 +233,8 @@ def _check_rel(
         assert current is not None
         found = current.field(segment)
         last = position == len(segments) - 1
+        if found is None and f"{current.name}.{segment}" in ctx.broken:
+            return
         if found is None or not isinstance(found.type, ir.RefType):
             problem = "has no field" if found is None else "is not a ref:"
             ctx.error(
@@ -243,12 +250,22 @@ def _check_rel(
                 node.loc,
                 "policy-rel-user",
                 f'rule {rule_id}: rel("{node.path}") ends at {found.type.target}, not at a User.',
-                "end the path with a ref to User, e.g. add .account_manager to it.",
+                _rel_user_hint(project, node.path, found.type.target),
             )
             return
         current = project.entity(found.type.target)
         if current is None:
             return
+
+
+def _rel_user_hint(project: ir.Project, path: str, target: str) -> str:
+    """Suggest extending the path by a ref to User that the end entity has."""
+    end = project.entity(target)
+    users = [f.name for f in end.fields if _points_to_user(f)] if end else []
+    users.sort(key=lambda name: name == "created_by")  # declared refs first
+    if users:
+        return f'end the path with a ref to User, e.g. rel("{path}.{users[0]}").'
+    return f'end the path with a ref to User: give {target} a field such as "manager": ref("User").'
 
 
 def isolate_tenants(project: ir.Project, ctx: PassContext) -> ir.Project:

@@ -23,7 +23,7 @@ def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
     for entity in project.entities:
         for field in entity.fields:
             for target in _targets(field.type):
-                if project.entity(target) is None:
+                if project.entity(target) is None and target not in ctx.broken:
                     ctx.error(
                         field.loc,
                         "unknown-entity",
@@ -31,7 +31,7 @@ def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
                         f"{did_you_mean(target, names)} Entity names are case-sensitive.",
                     )
             through = getattr(field.type, "through", None)
-            if through and project.entity(through) is None:
+            if through and project.entity(through) is None and through not in ctx.broken:
                 ctx.error(
                     field.loc,
                     "unknown-entity",
@@ -69,7 +69,7 @@ def _resolve_inverse(
     candidates = _refs_to(other, entity.name)
     via = field.type.via
     if via:
-        if any(c.name == via for c in candidates):
+        if any(c.name == via for c in candidates) or f"{other.name}.{via}" in ctx.broken:
             return field
         ctx.error(
             field.loc,
@@ -82,6 +82,8 @@ def _resolve_inverse(
         return field
     if len(candidates) == 1:
         return field.replace(type=field.type.replace(via=candidates[0].name))
+    if not candidates and _broken_ref_back(other, entity, ctx):
+        return field  # the ref back is declared but broken, and reported as such
     if not candidates:
         ctx.error(
             field.loc,
@@ -98,6 +100,16 @@ def _resolve_inverse(
             f'name it: array(ref("{other.name}"), via="{candidates[0].name}").',
         )
     return field
+
+
+def _broken_ref_back(other: ir.Entity, entity: ir.Entity, ctx: PassContext) -> bool:
+    """Whether `other` declares a ref to `entity` that failed to lower."""
+    return any(
+        f"{other.name}.{name}" in ctx.broken
+        and getattr(decl, "kind", None) in ("ref", "one")
+        and decl.params.get("target") == entity.name
+        for name, decl in ctx.entities[other.name].fields.items()
+    )
 
 
 def build_join_tables(project: ir.Project, ctx: PassContext) -> ir.Project:

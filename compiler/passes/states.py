@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from compiler import ir, naming
-from compiler.dsl.declarations import ActionDecl
+from compiler.dsl.declarations import ActionDecl, EntityDecl
 from compiler.dsl.fields import SCALAR_KINDS, FieldDecl
 from compiler.passes.context import PassContext, source_ref
 from compiler.passes.exprs import lower_expr
@@ -92,6 +92,8 @@ def _lower_action(
         )
         return None
     transition = transitions.get(name)
+    if transition is None and name in _declared_transitions(ctx.entities[entity.name]):
+        return None  # its state field or transition is wrong, and reported there
     if transition is None and not decl.custom:
         known = ", ".join(sorted(transitions)) or "none"
         ctx.error(
@@ -131,23 +133,37 @@ def _lower_action(
     )
 
 
+def _declared_transitions(entity: EntityDecl) -> set[object]:
+    """Transition names as declared, including those of states that failed to lower."""
+    return {
+        name
+        for decl in entity.fields.values()
+        if isinstance(decl, FieldDecl) and decl.kind == "state"
+        for name in dict(decl.params.get("transitions") or {})
+    }
+
+
 def _lower_inputs(
     entity: ir.Entity, action: str, decl: ActionDecl, ctx: PassContext
 ) -> tuple[ir.FieldNode, ...]:
     entity_decl = ctx.entities[entity.name]
     inputs = []
     for name, field in decl.inputs.items():
-        if isinstance(field, FieldDecl) and (field.kind not in _INPUT_KINDS or field.computed_expr):
+        # `is not None`: an expression has no truth value (Expr.__bool__ raises).
+        computed = isinstance(field, FieldDecl) and field.computed_expr is not None
+        if isinstance(field, FieldDecl) and (field.kind not in _INPUT_KINDS or computed):
             ctx.error(
                 field.loc,
                 "action-input-type",
-                f"{entity.name}.{action}: input {name!r} cannot be a {field.kind}"
-                f"{' computed field' if field.computed_expr else ''}.",
+                f"{entity.name}.{action}: input {name!r} cannot be "
+                f"{'computed' if computed else f'a {field.kind} field'}.",
                 "action inputs are plain values or refs, e.g. amount=money().required().",
             )
             continue
         origin = f"{entity_decl.renamed_from or entity.name}.{action}"
-        lowered = lower_field(entity_decl, origin, name, field, ctx)
+        lowered = lower_field(
+            entity_decl, origin, name, field, ctx, where=f"{entity.name}.{action} input {name}"
+        )
         if lowered is not None:
             inputs.append(lowered)
     return tuple(inputs)

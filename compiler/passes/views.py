@@ -46,12 +46,16 @@ def _entity_views(entity: ir.Entity, ctx: PassContext) -> ir.Entity:
 
 def _kind_of(entity: ir.Entity, name: str, decl: ViewDecl, ctx: PassContext) -> str | None:
     used = {
-        kind for kind, settings in KIND_SETTINGS.items() if any(s in decl.settings for s in settings)
+        kind
+        for kind, settings in KIND_SETTINGS.items()
+        if any(s in decl.settings for s in settings)
     }
     if name in KIND_SETTINGS:
         wrong = used - {name}
         if wrong:
-            setting = next(s for s in decl.settings if s not in KIND_SETTINGS[name] and s != "title")
+            setting = next(
+                s for s in decl.settings if s not in KIND_SETTINGS[name] and s != "title"
+            )
             ctx.error(
                 decl.where(setting),
                 "view-setting",
@@ -105,6 +109,8 @@ class _FieldCheck:
         good = []
         for name in names:
             field = self.entity.field(name) if isinstance(name, str) else None
+            if field is None and f"{self.entity.name}.{name}" in self.ctx.broken:
+                continue  # declared, but wrong, and reported at its declaration
             if field is None:
                 self.ctx.error(
                     self.decl.where(setting),
@@ -164,7 +170,11 @@ def _list_view(
     filters = check.names("filters", settings.get("filters", default.filters), _TO_MANY)
     for filter_name in filters:
         field = entity.field(filter_name)
-        if field is not None and isinstance(field.type, ir.ScalarType) and field.type.name == "json":
+        if (
+            field is not None
+            and isinstance(field.type, ir.ScalarType)
+            and field.type.name == "json"
+        ):
             check.ctx.error(
                 decl.where("filters"),
                 "view-field-kind",

@@ -26,7 +26,7 @@ class IrGenerator:
         ]
 
 
-def _tagger(project: ir.Project):  # type: ignore[no-untyped-def]
+def _tagger(project: ir.Project):
     """Tag entity and field objects in the dumped JSON with their qualified names."""
     entities = project.entities
 

@@ -51,7 +51,12 @@ Product = entity(
         update=role("admin") | role("billing"),
         delete=role("admin"),
     ),
-    views={"list": view().columns(["name", "sku", "unit_price", "active"]).filters(["active"]).sort("name")},
+    views={
+        "list": view()
+        .columns(["name", "sku", "unit_price", "active"])
+        .filters(["active"])
+        .sort("name")
+    },
     indexes=[index("attributes", using="gin")],
 )
 
@@ -64,6 +69,8 @@ Tag = entity(
         "name": text().required().max_length(40),
         "color": text().pattern(r"^#[0-9a-f]{6}$").default("#4f46e5").help("A colour like #4f46e5"),
     },
-    policies=allow(read=tenant_member(), create=tenant_member(), update=tenant_member(), delete=role("admin")),
+    policies=allow(
+        read=tenant_member(), create=tenant_member(), update=tenant_member(), delete=role("admin")
+    ),
     indexes=[index("tenant", "name").unique()],
 )

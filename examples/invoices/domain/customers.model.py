@@ -4,6 +4,7 @@ from compiler.dsl import (
     F,
     allow,
     array,
+    count_,
     date,
     email,
     entity,
@@ -17,7 +18,6 @@ from compiler.dsl import (
     ref,
     rel,
     role,
-    count_,
     tab,
     tabs,
     tenant_member,
@@ -33,9 +33,16 @@ Address = entity(
         "street": text().required().max_length(200),
         "city": text().required().max_length(100),
         "postal_code": text().required().pattern(r"^[A-Za-z0-9 -]{3,10}$"),
-        "country": text().required().min_length(2).max_length(2).pattern(r"^[A-Z]{2}$").help("ISO code, e.g. FR"),
+        "country": text()
+        .required()
+        .min_length(2)
+        .max_length(2)
+        .pattern(r"^[A-Z]{2}$")
+        .help("ISO code, e.g. FR"),
     },
-    policies=allow(read=tenant_member(), create=tenant_member(), update=tenant_member(), delete=role("admin")),
+    policies=allow(
+        read=tenant_member(), create=tenant_member(), update=tenant_member(), delete=role("admin")
+    ),
 )
 
 Customer = entity(
@@ -65,10 +72,16 @@ Customer = entity(
         delete=role("admin") & F("account_manager").is_null(),
     ),
     views={
-        "list": view().columns(["name", "email", "account_manager", "invoice_count"]).filters(["account_manager"]).sort("name"),
+        "list": view()
+        .columns(["name", "email", "account_manager", "invoice_count"])
+        .filters(["account_manager"])
+        .sort("name"),
         "detail": view().layout(
             tabs(
-                tab("Details", ["name", "email", "website", "vat_number", "billing_address", "notes"]),
+                tab(
+                    "Details",
+                    ["name", "email", "website", "vat_number", "billing_address", "notes"],
+                ),
                 tab("Invoices", ["invoices", "invoice_count", "first_invoice_on"]),
                 tab("Contacts", ["contacts", "tags"]),
             )
@@ -86,6 +99,8 @@ CustomerContact = entity(
         "user": ref("User").required().on_delete("cascade"),
         "job_title": text().max_length(100),
     },
-    policies=allow(read=tenant_member(), create=role("admin") | role("billing"), delete=role("admin")),
+    policies=allow(
+        read=tenant_member(), create=role("admin") | role("billing"), delete=role("admin")
+    ),
     indexes=[index("customer", "user").unique()],
 )

@@ -9,8 +9,8 @@ from compiler.dsl import (
     avg_,
     boolean,
     count_,
-    datetime,
     date,
+    datetime,
     decimal,
     entity,
     enum,
@@ -68,7 +68,9 @@ Invoice = entity(
     },
     actions={
         "send": action().guard(count_("lines") > 0).effect("invoices.effects:send_invoice_email"),
-        "pay": action().input(amount=money().required().min(0), reference=text()).allow(role("billing")),
+        "pay": action()
+        .input(amount=money().required().min(0), reference=text())
+        .allow(role("billing")),
         "void": action().guard(F("paid") == 0),
         "remind": action(custom=True, label="Send reminder")
         .guard(F("overdue") == True)  # noqa: E712 - builds an expression, not a Python comparison
@@ -90,7 +92,10 @@ Invoice = entity(
         .sort("-created_at"),
         "detail": view().layout(
             tabs(
-                tab("Details", ["number", "customer", "status", "issue_date", "due_date", "lines", "total"]),
+                tab(
+                    "Details",
+                    ["number", "customer", "status", "issue_date", "due_date", "lines", "total"],
+                ),
                 tab("Payments", ["payments", "paid"]),
                 tab("Timeline"),
             )
@@ -98,7 +103,11 @@ Invoice = entity(
         "form": view()
         .fields(["number", "customer", "issue_date", "due_date", "notes", "lines", "tags"])
         .widget("notes", "richtext"),
-        "overdue": view().columns(["number", "customer", "total", "due_date"]).sort("due_date").page_size(50).title("Overdue invoices"),
+        "overdue": view()
+        .columns(["number", "customer", "total", "due_date"])
+        .sort("due_date")
+        .page_size(50)
+        .title("Overdue invoices"),
     },
     indexes=[
         index("tenant", "number").unique(),
@@ -128,7 +137,11 @@ InvoiceLine = entity(
         update=(role("billing") | role("admin")) & (F("invoice.status") == "draft"),
         delete=(role("billing") | role("admin")) & (F("invoice.status") == "draft"),
     ),
-    views={"list": view().columns(["invoice", "description", "quantity", "unit_price", "total"]).sort("position")},
+    views={
+        "list": view()
+        .columns(["invoice", "description", "quantity", "unit_price", "total"])
+        .sort("position")
+    },
 )
 
 Payment = entity(

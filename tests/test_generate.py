@@ -1,0 +1,136 @@
+"""`gen generate`: one atomic snapshot, byte-identical reruns, user files untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from compiler import ir
+from generators.base import Artifact
+from generators.pipeline import generate
+from generators.registry import GeneratorError, load_generators, run_generators
+from hookfs.store import HookStore
+from hookfs.writer import write_snapshot
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def snapshot_count(root: Path) -> int:
+    with sqlite3.connect(root / ".gen" / "store.db") as conn:
+        return int(conn.execute("select count(*) from snapshots").fetchone()[0])
+
+
+def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Path) -> None:
+    _, first = generate(example_copy)
+    files = tree_digest(example_copy / "generated")
+    mtimes = {p: (example_copy / "generated" / p).stat().st_mtime_ns for p in files}
+    _, second = generate(example_copy)
+    assert first.created and not second.created
+    assert second.snapshot.id == first.snapshot.id
+    assert second.mirror.written == () and second.mirror.removed == ()
+    assert set(second.mirror.unchanged) == set(files) == {"ir.json", "trace.json"}
+    assert tree_digest(example_copy / "generated") == files
+    assert {p: (example_copy / "generated" / p).stat().st_mtime_ns for p in files} == mtimes
+    assert snapshot_count(example_copy) == 1
+
+
+def test_a_model_change_makes_a_new_snapshot_with_its_parent(example_copy: Path) -> None:
+    _, first = generate(example_copy)
+    model = example_copy / "domain" / "catalog.model.py"
+    model.write_text(
+        model.read_text().replace(
+            '"name": text().required().max_length(200),',
+            '"name": text().required().max_length(250),',
+            1,
+        )
+    )
+    _, second = generate(example_copy, "widen product name")
+    assert second.created and second.snapshot.parent == first.snapshot.id
+    assert second.snapshot.message == "widen product name"
+    # Only ir.json changes: no line moved, so the trace stays byte-identical.
+    assert second.mirror.written == ("ir.json",)
+    stored = json.loads((example_copy / "generated" / "ir.json").read_text())
+    product = next(e for e in stored["entities"] if e["name"] == "Product")
+    assert product["fields"][1]["max_length"] == 250
+
+
+def test_user_files_in_generated_are_never_touched(example_copy: Path) -> None:
+    mine = example_copy / "generated" / "notes" / "mine.md"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("my notes")
+    generate(example_copy)
+    generate(example_copy)
+    assert mine.read_text() == "my notes"
+
+
+def test_a_deleted_generated_file_is_restored(example_copy: Path) -> None:
+    generate(example_copy)
+    (example_copy / "generated" / "ir.json").unlink()
+    _, report = generate(example_copy)
+    assert not report.created and report.mirror.written == ("ir.json",)
+
+
+def test_store_holds_headers_naming_origin_rule_and_reason(example_copy: Path) -> None:
+    _, report = generate(example_copy)
+    with HookStore.open(example_copy) as store:
+        entry = store.file(report.snapshot.id, "ir.json")
+    assert entry is not None
+    assert entry.headers["content-type"] == "application/json"
+    assert entry.headers["x-rule"] == "ir.json"
+    assert "compiled model" in entry.headers["x-reason"]
+
+
+def test_ir_generator_is_registered_under_its_entry_point() -> None:
+    assert "ir" in {g.name for g in load_generators()}
+
+
+class _Broken:
+    name = "broken"
+
+    def generate(self, project: ir.Project) -> list[Artifact]:
+        raise RuntimeError("template exploded")
+
+
+class _Clashing:
+    name = "clashing"
+
+    def generate(self, project: ir.Project) -> list[Artifact]:
+        return [Artifact(path="ir.json", content=b"{}", origins=("project",), rule="x", reason="y")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"), [(_Broken(), "'broken' failed"), (_Clashing(), "both produce ir.json")]
+)
+def test_a_failing_generator_writes_nothing(
+    example_copy: Path, extra: object, message: str
+) -> None:
+    from compiler.compile import compile_project
+
+    project = compile_project(example_copy).project
+    with pytest.raises(GeneratorError, match=message):
+        artifacts = run_generators(project, [*load_generators(), extra])  # type: ignore[list-item]
+        write_snapshot(example_copy, artifacts, "never")
+    assert not (example_copy / ".gen").exists()
+    assert not (example_copy / "generated").exists()
+
+
+def test_trace_maps_fields_to_their_lines_in_ir_json(example_copy: Path) -> None:
+    generate(example_copy)
+    trace = json.loads((example_copy / "generated" / "trace.json").read_text())
+    status = trace["elements"]["Invoice.status"]
+    assert status["declared_at"].startswith("domain/invoices.model.py:")
+    (artifact,) = status["artifacts"]
+    ((start, end),) = artifact["lines"]
+    lines = (example_copy / "generated" / "ir.json").read_text().splitlines()
+    assert '"name": "status"' in "\n".join(lines[start - 1 : end])
+    assert '"name": "status"' not in "\n".join(lines[: start - 1][-3:])
