@@ -70,7 +70,7 @@ def _entities_by_name(
                 "entity-builtin" if builtin else "entity-duplicate",
                 f"entity {name!r} is built in."
                 if builtin
-                else f"entity {name!r} is declared twice (first at {earlier.loc}).",
+                else f"entity {name!r} is declared twice: at {earlier.loc} and at {decl.loc}.",
                 'refer to it with ref("' + name + '") instead of declaring it.'
                 if builtin
                 else "rename one of them, or delete the copy.",

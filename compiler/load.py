@@ -115,7 +115,8 @@ class _importable:
     """Let model files import helper modules from the project, then forget them.
 
     Helpers are dropped from sys.modules afterwards so the next compile (as in
-    `gen dev`) sees their new contents.
+    `gen dev`) sees their new contents. Importing them writes no __pycache__
+    into the project: a compile (even a failing one) leaves the project as it was.
     """
 
     def __init__(self, root: Path) -> None:
@@ -123,10 +124,13 @@ class _importable:
 
     def __enter__(self) -> None:
         self.before = set(sys.modules)
+        self.bytecode = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True
         sys.path.insert(0, self.root)
 
     def __exit__(self, *exc: object) -> None:
         sys.path.remove(self.root)
+        sys.dont_write_bytecode = self.bytecode
         for name in set(sys.modules) - self.before:
             module_file = getattr(sys.modules[name], "__file__", None) or ""
             if module_file.startswith(self.root):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import textwrap
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,18 @@ def diagnostics_of(root: Path) -> tuple[Diagnostic, ...]:
 
 # The table ------------------------------------------------------------------------
 
+DUPLICATE_FIRST = model(
+    """
+    Customer = entity("Customer", fields={"name": text()})  # <-first
+    """
+)
+DUPLICATE_SECOND = model(
+    """
+    Tag = entity("Tag", fields={"name": text()})
+    Customer = entity("Customer", fields={"email": email()})  # <-
+    """
+)
+
 CASES: list[Case] = [
     # -- loading: Python itself ------------------------------------------------------
     case(
@@ -134,12 +147,13 @@ CASES: list[Case] = [
             Customer = entity(
                 "Customer",
                 fields={
-                    "name": text(.required(),  # <-
+                    "name": text().required()  # <-
+                    "email": email(),
                 },
             )
             """
         ),
-        Expect("python-syntax", "not valid Python", "fix the syntax"),
+        Expect("python-syntax", "Perhaps you forgot a comma?", "fix the syntax on that line"),
     ),
     case(
         "name-error-unimported-builder",
@@ -227,24 +241,15 @@ CASES: list[Case] = [
     ),
     case(
         "entity-declared-in-two-files",
-        model(
-            """
-            Customer = entity("Customer", fields={"name": text()})
-            """
-        ),
+        DUPLICATE_FIRST,
         Expect(
             "entity-duplicate",
-            "'Customer' is declared twice (first at domain/shop.model.py:3)",
+            f"'Customer' is declared twice: at {MODEL}:{marked_line(DUPLICATE_FIRST, 'first')} "
+            f"and at {OTHER}:{marked_line(DUPLICATE_SECOND, '')}",
             "rename one of them",
             file=OTHER,
         ),
-        files={
-            OTHER: model(
-                """
-                Customer = entity("Customer", fields={"email": email()})  # <-
-                """
-            )
-        },
+        files={OTHER: DUPLICATE_SECOND},
     ),
     case(
         "entity-redeclares-builtin-user",
@@ -392,7 +397,7 @@ CASES: list[Case] = [
         ),
         Expect(
             "modifier-type",
-            ".max_length() does not apply to a integer field",
+            ".max_length() does not apply to an integer field",
             "numbers take .min() / .max()",
         ),
     ),
@@ -583,7 +588,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("transition-state", "transition 'send' names 'snet', which is not a state", "add the missing state"),
+        Expect(
+            "transition-state",
+            "transition 'send' names 'snet', which is not a state",
+            "add the missing state",
+        ),
     ),
     case(
         "transition-without-action",
@@ -624,7 +633,9 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("action-not-a-transition", "Invoice.remind is not a transition", "action(custom=True)"),
+        Expect(
+            "action-not-a-transition", "Invoice.remind is not a transition", "action(custom=True)"
+        ),
     ),
     case(
         "custom-action-that-is-a-transition",
@@ -645,7 +656,9 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("action-custom-transition", "custom=True but is also a transition", "drop custom=True"),
+        Expect(
+            "action-custom-transition", "custom=True but is also a transition", "drop custom=True"
+        ),
     ),
     case(
         "action-bad-effect-path",
@@ -660,7 +673,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("action-effect", "'send_email' is not a 'module:function' path", "invoices.effects:send_email"),
+        Expect(
+            "action-effect",
+            "'send_email' is not a 'module:function' path",
+            "invoices.effects:send_email",
+        ),
     ),
     case(
         "state-with-default",
@@ -696,7 +713,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("computed-type-mismatch", "gives money (USD), but the field is declared integer", "money()"),
+        Expect(
+            "computed-type-mismatch",
+            "gives money (USD), but the field is declared integer",
+            "money()",
+        ),
     ),
     case(
         "compare-text-to-number",
@@ -726,7 +747,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("expr-compare-types", "'urgent' is not one of its values (low, high)", "use one of: low, high"),
+        Expect(
+            "expr-compare-types",
+            "'urgent' is not one of its values (low, high)",
+            "use one of: low, high",
+        ),
     ),
     case(
         "field-through-one-to-many-without-aggregate",
@@ -816,9 +841,9 @@ CASES: list[Case] = [
             Invoice = entity(
                 "Invoice",
                 fields={"number": text()},
-                policies=allow(  # <-
+                policies=allow(
                     read=authenticated(),
-                    updte=role("admin"),
+                    updte=role("admin"),  # <-
                 ),
             )
             """
@@ -855,7 +880,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("policy-owner-field", "Invoice.customer is not one", "owner() for created_by"),
+        Expect(
+            "policy-owner-field",
+            "Invoice.customer is not one",
+            'add a field such as "owner": ref("User")',
+        ),
     ),
     case(
         "policy-tenant-member-on-non-tenant-entity",
@@ -886,7 +915,11 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("policy-rel-user", 'rel("customer") ends at Customer, not at a User', "ref to User"),
+        Expect(
+            "policy-rel-user",
+            'rel("customer") ends at Customer, not at a User',
+            'rel("customer.manager")',
+        ),
     ),
     case(
         "policy-file-unknown-entity",
@@ -895,7 +928,12 @@ CASES: list[Case] = [
             Invoice = entity("Invoice", fields={"number": text()})
             """
         ),
-        Expect("policy-unknown-entity", "policy('Invoce', ...) names no entity", '"Invoice"', file=POLICY),
+        Expect(
+            "policy-unknown-entity",
+            "policy('Invoce', ...) names no entity",
+            '"Invoice"',
+            file=POLICY,
+        ),
         files={
             POLICY: model(
                 """
@@ -936,7 +974,9 @@ CASES: list[Case] = [
             )
             """
         ),
-        Expect("view-field-kind", "'double' cannot be used in .fields() (computed)", "not computed"),
+        Expect(
+            "view-field-kind", "'double' cannot be used in .fields() (computed)", "not computed"
+        ),
     ),
     case(
         "list-view-with-layout",
@@ -1017,7 +1057,12 @@ CASES: list[Case] = [
     case(
         "config-unknown-key",
         GOOD_MODEL,
-        Expect("config-invalid", "[app.tenantcy] Extra inputs are not permitted", "check its spelling", file=TOML),
+        Expect(
+            "config-invalid",
+            "[app.tenantcy] Extra inputs are not permitted",
+            'did you mean "tenancy"?',
+            file=TOML,
+        ),
         files={TOML: '[app]\nname = "shop"\ntenantcy = "org"  # <-\n'},
     ),
     case(
@@ -1029,7 +1074,568 @@ CASES: list[Case] = [
     case(
         "no-model-files",
         None,
-        Expect("no-models", "no model files found", "domain/things.model.py", file="domain", line=0),
+        Expect(
+            "no-models", "no model files found", "domain/things.model.py", file="domain", line=0
+        ),
+    ),
+    # -- more loading mistakes --------------------------------------------------------------
+    case(
+        "python-error-missing-helper-module",
+        model(
+            """
+            from pricing import vat_rate  # <-
+
+            Product = entity("Product", fields={"name": text()})
+            """
+        ),
+        Expect("python-error", "ModuleNotFoundError", "fix the Python on that line"),
+    ),
+    case(
+        "dsl-usage-inside-a-helper-module",
+        model(
+            """
+            from helpers import choice
+
+            Ticket = entity(
+                "Ticket",
+                fields={
+                    "priority": choice("low"),  # <-
+                },
+            )
+            """
+        ),
+        Expect("dsl-usage", "enum() takes a list of values", "enum(['low', 'high'])"),
+        files={
+            "helpers.py": "from compiler.dsl import enum\n\n\ndef choice(values):\n"
+            "    return enum(values).required()\n"
+        },
+    ),
+    case(
+        "dsl-usage-columns-given-a-string",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"number": text()},
+                views={
+                    "list": view().columns("number"),  # <-
+                },
+            )
+            """
+        ),
+        Expect("dsl-usage", "takes a list of field names", "['number']"),
+    ),
+    case(
+        "dsl-usage-policies-not-allow",
+        model(
+            """
+            Invoice = entity(  # <-
+                "Invoice",
+                fields={"number": text()},
+                policies=role("admin"),
+            )
+            """
+        ),
+        Expect("dsl-usage", "policies= takes allow(...)", "policies=allow("),
+    ),
+    case(
+        "field-value-not-a-field",
+        model(
+            """
+            Invoice = entity(  # <-
+                "Invoice",
+                fields={"number": "text"},
+            )
+            """
+        ),
+        Expect("field-not-a-field", "Invoice.number is 'text', not a field", "text()"),
+    ),
+    case(
+        "field-clashes-with-implicit-timestamp",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "created_at": datetime(),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "field-implicit-clash",
+            "Invoice.created_at is added by the compiler",
+            "timestamps=False",
+        ),
+    ),
+    case(
+        "primary-key-of-money",
+        model(
+            """
+            Price = entity(
+                "Price",
+                fields={
+                    "amount": money().primary(),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "primary-type", "a money field cannot be the primary key", "uuid, integer, text, slug"
+        ),
+    ),
+    case(
+        "materialized-without-computed",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "total": money().materialized(),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "materialized-without-computed",
+            ".materialized() without .computed(expr)",
+            "add .computed(...)",
+        ),
+    ),
+    case(
+        "unique-on-virtual-computed-field",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "code": text(),
+                    "key": text().computed(F("code") + "-x").unique(),  # <-
+                },
+            )
+            """
+        ),
+        Expect("modifier-unstored", ".unique() needs a column", ".materialized()"),
+    ),
+    case(
+        "on-delete-unknown-behaviour",
+        model(
+            """
+            Customer = entity("Customer", fields={"name": text()})
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "customer": ref("Customer").on_delete("nullify"),  # <-
+                },
+            )
+            """
+        ),
+        Expect("on-delete", "on_delete('nullify') is not known", "cascade, restrict, set_null"),
+    ),
+    case(
+        "default-expression-instead-of-value",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "price": money(),
+                    "list_price": money().default(F("price")),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "default-type", "a default must be a fixed value, not an expression", ".computed(expr)"
+        ),
+    ),
+    case(
+        "default-today-on-datetime",
+        model(
+            """
+            Event = entity(
+                "Event",
+                fields={
+                    "starts": datetime().default(today()),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "default-type", "default today() is not a datetime; use now()", "of the field's type"
+        ),
+    ),
+    case(
+        "many-to-many-unknown-entity",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "tags": many_to_many("Tags"),  # <-
+                },
+            )
+            Tag = entity("Tag", fields={"name": text()})
+            """
+        ),
+        Expect("unknown-entity", "unknown entity 'Tags'", 'did you mean "Tag"?'),
+    ),
+    case(
+        "many-to-many-through-without-refs",
+        model(
+            """
+            Tag = entity("Tag", fields={"name": text()})
+            Tagging = entity("Tagging", fields={"tag": ref("Tag")})
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "tags": many_to_many("Tag", through="Tagging"),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "m2m-through-refs",
+            "needs exactly one ref to Invoice and one to Tag",
+            '"invoice": ref("Invoice")',
+        ),
+    ),
+    case(
+        "transition-declared-by-two-state-fields",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "status": state(["draft", "sent"], initial="draft", transitions={"send": ("draft", "sent")}),
+                    "delivery": state(  # <-
+                        ["pending", "sent"], initial="pending", transitions={"send": ("pending", "sent")}
+                    ),
+                },
+                actions={"send": action()},
+            )
+            """
+        ),
+        Expect(
+            "transition-duplicate",
+            "transition 'send' is declared by both status and delivery",
+            "different names",
+        ),
+    ),
+    case(
+        "action-named-like-an-operation",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"number": text()},
+                actions={
+                    "delete": action(custom=True),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "action-name",
+            "action name 'delete' of Invoice is not usable",
+            "other than read, create",
+        ),
+    ),
+    # -- more expressions -------------------------------------------------------------------
+    case(
+        "field-naming-rows-without-aggregate",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "lines": array(ref("Line")),
+                    "n": integer().computed(F("lines")),  # <-
+                },
+            )
+            Line = entity("Line", fields={"invoice": ref("Invoice").required()})
+            """
+        ),
+        Expect(
+            "expr-many-without-aggregate", 'F("lines") is a list of Line rows', 'count_("lines")'
+        ),
+    ),
+    case(
+        "when-condition-not-boolean",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "quantity": integer(),
+                    "size": text().computed(when(F("quantity"), "big", "small")),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "expr-when-condition",
+            "when() needs a condition first, got integer",
+            "when(F('status') == 'sent'",
+        ),
+    ),
+    case(
+        "compare-with-none",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "note": text(),
+                    "bare": boolean().computed(F("note") == None),  # <-
+                },
+            )
+            """
+        ),
+        Expect("expr-compare-null", "comparing with None using == is never true", ".is_null()"),
+    ),
+    case(
+        "money-plus-plain-number-field",
+        model(
+            """
+            Line = entity(
+                "Line",
+                fields={
+                    "price": money(),
+                    "quantity": integer(),
+                    "total": money().computed(F("price") + F("quantity")),  # <-
+                },
+            )
+            """
+        ),
+        Expect("expr-operator-types", "'+' adds a plain integer to money", "add money to money"),
+    ),
+    case(
+        "policy-condition-not-boolean",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"total": money()},
+                policies=allow(
+                    read=F("total"),  # <-
+                ),
+            )
+            """
+        ),
+        Expect(
+            "policy-condition-type", "a condition must be true or false", "F('status') == 'draft'"
+        ),
+    ),
+    case(
+        "policy-rel-unknown-field",
+        model(
+            """
+            Customer = entity("Customer", fields={"manager": ref("User")})
+            Invoice = entity(
+                "Invoice",
+                fields={"customer": ref("Customer")},
+                policies=allow(
+                    read=rel("customer.manger"),  # <-
+                ),
+            )
+            """
+        ),
+        Expect("policy-rel-path", "Customer has no field 'manger'", "rel("),
+    ),
+    case(
+        "policy-unknown-operation-in-policy-file",
+        model(
+            """
+            Invoice = entity("Invoice", fields={"number": text()})
+            """
+        ),
+        Expect(
+            "policy-unknown-operation",
+            "'reed', which is neither",
+            'did you mean "read"?',
+            file=POLICY,
+        ),
+        files={
+            POLICY: model(
+                """
+                policy("Invoice", reed=authenticated())  # <-
+                """
+            )
+        },
+    ),
+    # -- more views and indexes -----------------------------------------------------------------
+    case(
+        "view-kind-cannot-be-told",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"number": text()},
+                views={
+                    "overview": view().title("Overview"),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "view-kind",
+            "cannot tell whether it is a list, detail or form view",
+            "name it list, detail or form",
+        ),
+    ),
+    case(
+        "view-page-size-out-of-range",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"number": text()},
+                views={
+                    "list": view()
+                    .columns(["number"])
+                    .page_size(10_000),  # <-
+                },
+            )
+            """
+        ),
+        Expect("view-page-size", "page_size(10000) is out of range", "from 1 to 500"),
+    ),
+    case(
+        "index-unknown-method",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"number": text()},
+                indexes=[
+                    index("number", using="bitmap"),  # <-
+                ],
+            )
+            """
+        ),
+        Expect("index-method", "using='bitmap' is not an index method", "btree, hash, gin"),
+    ),
+    case(
+        "index-on-unstored-field",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={"lines": array(ref("Line"))},
+                indexes=[
+                    index("lines"),  # <-
+                ],
+            )
+            Line = entity("Line", fields={"invoice": ref("Invoice").required()})
+            """
+        ),
+        Expect("index-field", "'lines' has no column (not stored)", "index stored fields only"),
+    ),
+    # -- more gen.toml --------------------------------------------------------------------------
+    case(
+        "config-bad-app-name",
+        GOOD_MODEL,
+        Expect(
+            "config-invalid",
+            "[app.name] Value error, must be lowercase",
+            'name = "my-app"',
+            file=TOML,
+        ),
+        files={TOML: '[app]\nname = "My Shop"  # <-\n'},
+    ),
+    case(
+        "config-unknown-tenancy",
+        GOOD_MODEL,
+        Expect(
+            "config-invalid", "[app.tenancy] Input should be 'org'", 'tenancy = "org"', file=TOML
+        ),
+        files={TOML: '[app]\nname = "shop"\ntenancy = "team"  # <-\n'},
+    ),
+    case(
+        "config-unknown-auth-provider",
+        GOOD_MODEL,
+        Expect("config-invalid", "[auth.providers.1]", "password, magic_link", file=TOML),
+        files={TOML: '[app]\nname = "shop"\n\n[auth]\nproviders = ["password", "saml"]  # <-\n'},
+    ),
+    # -- one mistake, one message: uses of a broken declaration stay quiet ----------------------
+    case(
+        "cascade-broken-field-used-elsewhere",
+        model(
+            """
+            Rate = entity(
+                "Rate",
+                fields={
+                    "value": decimal(4, 6),  # <-
+                    "doubled": decimal().computed(F("value") * 2),
+                },
+                views={"list": view().columns(["value", "doubled"]).sort("value")},
+                indexes=[index("value")],
+                policies=allow(read=F("value") > 1),
+            )
+            """
+        ),
+        Expect("decimal-precision", "decimal(4, 6) is not a valid precision", "decimal(10, 2)"),
+    ),
+    case(
+        "cascade-broken-entity-name-referenced",
+        model(
+            """
+            Header = entity("invoice_header", fields={"number": text()})  # <-
+            Line = entity("Line", fields={"header": ref("invoice_header")})
+            """
+        ),
+        Expect("entity-name", "'invoice_header' is not PascalCase", '"InvoiceLine"'),
+        files={POLICY: model('policy("invoice_header", read=authenticated())\n')},
+    ),
+    case(
+        "cascade-table-clash-referenced",
+        model(
+            """
+            HttpLog = entity("HttpLog", fields={"path": text()})
+            HTTPLog = entity("HTTPLog", fields={"status": integer()})  # <-
+            Hit = entity("Hit", fields={"log": ref("HTTPLog")})
+            """
+        ),
+        Expect("entity-table-clash", "would both use the table 'http_log'", "rename one"),
+    ),
+    case(
+        "cascade-broken-state-used-by-actions-views-and-guards",
+        model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "status": state(  # <-
+                        ["draft", "sent", "paid"],
+                        initial="new",
+                        transitions={"send": ("draft", "sent"), "pay": ("sent", "paid")},
+                    ),
+                },
+                actions={
+                    "send": action().guard(F("status") == "draft"),
+                    "pay": action().allow(role("billing")),
+                },
+                views={"list": view().filters(["status"])},
+            )
+            """
+        ),
+        Expect("state-initial", "initial state 'new' is not one of", "initial='draft'"),
+    ),
+    case(
+        "cascade-broken-ref-back-to-one-to-many",
+        model(
+            """
+            Invoice = entity("Invoice", fields={"lines": array(ref("Line"))})
+            Line = entity(
+                "Line",
+                fields={
+                    "invoice": ref("Invoice").required().on_delete("set_null"),  # <-
+                },
+            )
+            """
+        ),
+        Expect("on-delete-required", "on_delete('set_null') could never succeed", "cascade"),
     ),
 ]
 
@@ -1055,9 +1661,7 @@ def test_bad_model_is_reported_precisely(tmp_path: Path, c: Case) -> None:
     for e in c.expect:
         line = expected_line(c, e)
         matches = [
-            d
-            for d in unmatched
-            if d.code == e.code and d.loc.file == e.file and d.loc.line == line
+            d for d in unmatched if d.code == e.code and d.loc.file == e.file and d.loc.line == line
         ]
         assert matches, f"expected {e.file}:{line} error[{e.code}]; got:\n{_show(diagnostics)}"
         d = matches[0]
@@ -1066,3 +1670,187 @@ def test_bad_model_is_reported_precisely(tmp_path: Path, c: Case) -> None:
         unmatched.remove(d)
     if not c.extra_allowed:
         assert not unmatched, f"unexpected extra diagnostics:\n{_show(tuple(unmatched))}"
+
+
+# All errors of a run, in one run -----------------------------------------------------------
+
+MANY_FIRST = "domain/billing.model.py"
+MANY_SECOND = "domain/customers.model.py"
+MANY_MISTAKES = Case(
+    "several-mistakes-in-two-files",
+    {
+        MANY_FIRST: model(
+            """
+            Invoice = entity(
+                "Invoice",
+                fields={
+                    "customer": ref("Custmer"),  # <-ref
+                    "total": money("euro"),  # <-currency
+                    "number": text(),
+                },
+                views={
+                    "list": view().columns(["numbr"]),  # <-column
+                },
+            )
+            """
+        ),
+        MANY_SECOND: model(
+            """
+            Customer = entity(
+                "Customer",
+                fields={
+                    "name": text().min(3),  # <-min
+                    "tier": enum(["gold", "gold"]),  # <-enum
+                },
+                policies=allow(
+                    read=role("biling"),  # <-role
+                ),
+            )
+            Customer2 = entity("customer_copy", fields={"name": text()})  # <-entity
+            """
+        ),
+    },
+    (
+        Expect("policy-unknown-role", 'role("biling")', '"billing"', "role", MANY_SECOND),
+        Expect("unknown-entity", "unknown entity 'Custmer'", '"Customer"', "ref", MANY_FIRST),
+        Expect("view-unknown-field", "'numbr'", '"number"', "column", MANY_FIRST),
+        Expect("money-currency", "'euro'", "EUR", "currency", MANY_FIRST),
+        Expect("enum-values", "repeated values ['gold']", "distinct", "enum", MANY_SECOND),
+        Expect(
+            "modifier-type",
+            ".min() does not apply to a text field",
+            "min_length",
+            "min",
+            MANY_SECOND,
+        ),
+        Expect(
+            "entity-name",
+            "'customer_copy' is not PascalCase",
+            '"InvoiceLine"',
+            "entity",
+            MANY_SECOND,
+        ),
+    ),
+)
+
+
+def test_every_mistake_of_a_run_is_reported_at_once_and_sorted(tmp_path: Path) -> None:
+    with pytest.raises(CompileError) as caught:
+        compile_project(write_project(tmp_path, MANY_MISTAKES))
+    error = caught.value
+    expected = sorted(
+        (e.file, expected_line(MANY_MISTAKES, e), e.code) for e in MANY_MISTAKES.expect
+    )
+    got = [(d.loc.file, d.loc.line, d.code) for d in error.diagnostics]
+    assert got == expected, _show(error.diagnostics)
+    by_code = {d.code: d for d in error.diagnostics}
+    for e in MANY_MISTAKES.expect:
+        assert e.message in by_code[e.code].message
+        assert e.hint in by_code[e.code].hint
+    # The rendering lists them in the same order, one `file:line: error[code]` each.
+    text = str(error)
+    positions = [text.index(f"{file}:{line}: error[{code}]") for file, line, code in expected]
+    assert positions == sorted(positions)
+    assert text.rstrip().endswith(f"{len(expected)} errors; nothing was written.")
+
+
+def test_a_broken_file_does_not_hide_mistakes_in_the_others(tmp_path: Path) -> None:
+    c = Case(
+        "broken-file-and-bad-model",
+        {
+            "domain/a.model.py": model(
+                """
+                Customer = entity("Customer", fields={"name": text()})
+                broken = Customer.nonexistent  # <-
+                """
+            ),
+            "domain/b.model.py": model(
+                """
+                Invoice = entity(
+                    "Invoice",
+                    fields={"customer": ref("Customer"), "total": money("euro")},  # <-
+                )
+                """
+            ),
+        },
+        (
+            Expect("python-error", "AttributeError", "fix the Python", file="domain/a.model.py"),
+            Expect("money-currency", "'euro'", "EUR", file="domain/b.model.py"),
+        ),
+    )
+    diagnostics = diagnostics_of(write_project(tmp_path, c))
+    got = [(d.loc.file, d.loc.line, d.code) for d in diagnostics]
+    assert got == [(e.file, expected_line(c, e), e.code) for e in c.expect], _show(diagnostics)
+
+
+# Nothing is written ----------------------------------------------------------------------------
+
+
+def _tree_hashes(root: Path, skip: set[str]) -> dict[str, str]:
+    """sha256 of every file under root, except the inputs a case writes or removes."""
+    hashes = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in skip and not rel.startswith(("domain/", "policies/")):
+            hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+@pytest.fixture(scope="module")
+def generated_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A good project, generated once: `.gen/store.db` and `generated/` exist."""
+    root = tmp_path_factory.mktemp("generated") / "shop"
+    good = Case("good", {MODEL: GOOD_MODEL}, ())
+    write_project(root, good)
+    generate(root)
+    assert (root / ".gen" / "store.db").is_file()
+    assert any((root / "generated").rglob("*"))
+    return root
+
+
+@pytest.mark.parametrize("c", CASES, ids=CASE_IDS)
+def test_a_bad_model_writes_nothing(tmp_path: Path, generated_project: Path, c: Case) -> None:
+    root = tmp_path / "shop"
+    shutil.copytree(generated_project, root)
+    skip = {TOML, *c.project_files()}
+    before = _tree_hashes(root, skip)
+    store_before = (root / ".gen" / "store.db").read_bytes()
+    generated_before = _tree_hashes(root / "generated", set())
+    assert ".gen/store.db" in before and generated_before
+
+    # Break the project: its inputs become exactly the case's files.
+    for rel in (TOML, "domain", "policies"):
+        target = root / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    write_project(root, c)
+
+    with pytest.raises(CompileError):
+        generate(root)
+    assert (root / ".gen" / "store.db").read_bytes() == store_before
+    assert _tree_hashes(root / "generated", set()) == generated_before
+    assert _tree_hashes(root, skip) == before
+
+
+# Every message is actionable -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("c", [*CASES, MANY_MISTAKES], ids=[*CASE_IDS, MANY_MISTAKES.id])
+def test_every_message_is_actionable(tmp_path: Path, c: Case) -> None:
+    root = write_project(tmp_path, c)
+    with pytest.raises(CompileError) as caught:
+        compile_project(root)
+    rendered = str(caught.value)
+    for d in caught.value.diagnostics:
+        assert d.code and d.message.strip() and d.hint.strip(), d.render()
+        assert d.hint.strip() != d.message.strip(), d.render()
+        # A line is given whenever there is a file to point into; only a missing
+        # gen.toml or a missing domain/ folder has none (line 0).
+        if (root / d.loc.file).is_file():
+            assert d.loc.line > 0, d.render()
+        else:
+            assert d.loc.line == 0 and d.code in ("config-missing", "no-models"), d.render()
+        assert f"{d.loc.file}:{d.loc.line}: error[{d.code}]: {d.message}" in rendered
+        assert f"fix: {d.hint}" in rendered

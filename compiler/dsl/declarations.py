@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from compiler.dsl.fields import FieldDecl
+from compiler.dsl.fields import FieldDecl, text_arg
 from compiler.expr import DslUsageError, Expr, lift
 from compiler.source import SourceLoc, caller_location
 from policy.tree import PolicyNode, as_policy
@@ -67,11 +67,12 @@ class ActionDecl:
         return replace(self, policy=as_policy(policy))
 
     def label(self, text: str) -> ActionDecl:
-        return replace(self, label_text=text)
+        return replace(self, label_text=text_arg(".label()", text, ".label('Mark paid')"))
 
 
 def action(*, custom: bool = False, label: str | None = None) -> ActionDecl:
     """An action; named after a transition it performs it, `custom=True` otherwise."""
+    label = text_arg("action(label=...)", label, "action(label='Mark paid')")
     return ActionDecl(loc=caller_location(), custom=custom, label_text=label)
 
 
@@ -103,6 +104,7 @@ def _name_list(call: str, names: Sequence[str]) -> tuple[str, ...]:
 
 def tab(title: str, fields: Sequence[str] = ()) -> TabDecl:
     """A tab of a detail view; a tab without fields is left to the UI (e.g. Timeline)."""
+    text_arg("tab()", title, "tab('Details', ['number'])")
     return TabDecl(title=title, fields=_name_list("tab()", fields), loc=caller_location())
 
 
@@ -186,6 +188,7 @@ class IndexDecl:
 
 
 def index(*fields: str, using: str = "btree", name: str | None = None) -> IndexDecl:
+    text_arg("index(name=...)", name, "index('number', name='ix_invoice_number')")
     return IndexDecl(fields=tuple(fields), loc=caller_location(), using=using, name=name)
 
 
@@ -254,6 +257,31 @@ class EntityDecl:
         return f"<entity {self.name} at {self.loc}>"
 
 
+def _check_entity_arguments(
+    name: object, policies: object, actions: object, views: object, indexes: object
+) -> None:
+    """The containers entity() takes; anything else is refused where it was written."""
+    if policies is not None and not isinstance(policies, AllowDecl):
+        raise DslUsageError(
+            f"entity {name!r}: policies= takes allow(...), got {policies!r}.",
+            "write policies=allow(read=role('member'), update=role('admin')).",
+        )
+    for keyword, value, example in (
+        ("actions", actions, 'actions={"send": action()}'),
+        ("views", views, 'views={"list": view().columns(["number"])}'),
+    ):
+        if value is not None and not isinstance(value, Mapping):
+            raise DslUsageError(
+                f"entity {name!r}: {keyword}= must be a dict of name -> {keyword[:-1]}.",
+                f"write {example}.",
+            )
+    if indexes is not None and (isinstance(indexes, str) or not isinstance(indexes, Sequence)):
+        raise DslUsageError(
+            f"entity {name!r}: indexes= must be a list of index(...).",
+            'write indexes=[index("customer", "status")].',
+        )
+
+
 def entity(
     name: str,
     *,
@@ -274,6 +302,9 @@ def entity(
             f"entity {name!r}: fields= must be a dict of name -> field.",
             'write fields={"title": text().required()}.',
         )
+    _check_entity_arguments(name, policies, actions, views, indexes)
+    for keyword, value in (("doc", doc), ("renamed_from", renamed_from), ("label", label)):
+        text_arg(f"entity({keyword}=...)", value, f"entity({name!r}, {keyword}='...', ...)")
     decl = EntityDecl(
         name=name,
         fields=dict(fields),

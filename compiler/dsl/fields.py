@@ -43,6 +43,13 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
+def text_arg(call: str, value: Any, example: str) -> Any:
+    """Refuse a non-string where a name or a text is expected (None passes)."""
+    if value is not None and not isinstance(value, str):
+        raise DslUsageError(f"{call} takes a string, got {value!r}.", f"write {example}.")
+    return value
+
+
 @dataclass(frozen=True, eq=False)
 class FieldDecl:
     """One declared field. Modifiers return a new declaration."""
@@ -118,10 +125,10 @@ class FieldDecl:
 
     # Presentation -----------------------------------------------------------
     def label(self, text: str) -> FieldDecl:
-        return self._with("label", label_text=text)
+        return self._with("label", label_text=text_arg(".label()", text, ".label('Due date')"))
 
     def help(self, text: str) -> FieldDecl:
-        return self._with("help", help_text=text)
+        return self._with("help", help_text=text_arg(".help()", text, ".help('Shown below')"))
 
     # Access -----------------------------------------------------------------
     def read_only(self) -> FieldDecl:
@@ -138,6 +145,7 @@ class FieldDecl:
 
     # Evolution and derivation -------------------------------------------------
     def renamed_from(self, old_name: str) -> FieldDecl:
+        old_name = text_arg(".renamed_from()", old_name, ".renamed_from('old_name')")
         return self._with("renamed_from", old_name=old_name)
 
     def computed(self, expr: object) -> FieldDecl:
@@ -251,6 +259,7 @@ def one(target: FieldDecl) -> FieldDecl:
 
 def array(of: FieldDecl, *, via: str | None = None) -> FieldDecl:
     """`array(text())` is a Postgres array; `array(ref("Line"))` is one-to-many."""
+    text_arg("array(via=...)", via, "array(ref('Line'), via='invoice')")
     if not isinstance(of, FieldDecl):
         raise DslUsageError(
             f"array() wraps a field type, got {of!r}.", "write array(text()) or array(ref('Line'))."

@@ -121,7 +121,7 @@ def _(node: tree.Role) -> ir.PolicyExpr:
 
 @lower_policy.register
 def _(node: tree.Owner) -> ir.PolicyExpr:
-    return ir.OwnerPolicy(field=node.field)
+    return ir.OwnerPolicy(field=str(node.field))  # a non-string is reported by the policy pass
 
 
 @lower_policy.register

@@ -315,7 +315,7 @@ def _transition(
             f'write "{name}": ("draft", "sent") or "{name}": (["draft", "sent"], "void").',
         )
         return None
-    sources = (spec[0],) if isinstance(spec[0], str) else tuple(spec[0])
+    sources = tuple(spec[0]) if isinstance(spec[0], list | tuple) else (spec[0],)
     unknown = [s for s in (*sources, spec[1]) if s not in states]
     if unknown:
         ctx.error(
@@ -566,6 +566,8 @@ def _number(where: str, modifier: str, decl: FieldDecl, ctx: PassContext) -> Dec
         if isinstance(value, bool):
             raise InvalidOperation
         number = Decimal(str(value))
+        if not number.is_finite():  # nan / inf: no bound at all
+            raise InvalidOperation
     except InvalidOperation:
         ctx.error(
             decl.where(modifier),

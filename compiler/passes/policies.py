@@ -70,6 +70,12 @@ def _declared_rules(entity: ir.Entity, ctx: PassContext) -> list[_Declared]:
     return found
 
 
+def _rule_loc(declared: _Declared) -> SourceLoc:
+    """The line of the rule itself (`update=role(...)` inside a multi-line allow)."""
+    node_loc = declared.policy.loc
+    return node_loc if node_loc.file == declared.loc.file else declared.loc
+
+
 def _entity_rules(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
     decl = ctx.entities[entity.name]
     valid = (*CRUD, *decl.actions)
@@ -77,7 +83,7 @@ def _entity_rules(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> i
     for declared in _declared_rules(entity, ctx):
         if declared.operation not in valid:
             ctx.error(
-                declared.loc,
+                _rule_loc(declared),
                 "policy-unknown-operation",
                 f"{declared.source} on {entity.name} gives a rule for {declared.operation!r}, "
                 "which is neither an operation nor an action.",
@@ -87,10 +93,10 @@ def _entity_rules(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> i
         earlier = by_operation.get(declared.operation)
         if earlier is not None:
             ctx.error(
-                declared.loc,
+                _rule_loc(declared),
                 "policy-duplicate",
                 f"{entity.name}.{declared.operation} has two rules: {earlier.source} at "
-                f"{earlier.loc} and {declared.source}.",
+                f"{_rule_loc(earlier)} and {declared.source}.",
                 "keep one; combine conditions with | or & inside it.",
             )
             continue
@@ -152,10 +158,11 @@ def _typed(
     """Type-check conditions inside a rule; they must be conditions on the row."""
     if isinstance(node, ir.ConditionPolicy):
         purpose = Purpose(what=f"rule {rule_id}", aggregates=False)
-        checked = typecheck(node.expr, project, entity, source_ref(declared.loc), purpose, ctx)
+        loc = _rule_loc(declared)
+        checked = typecheck(node.expr, project, entity, source_ref(loc), purpose, ctx)
         if checked.vtype is not None and checked.vtype.name != "boolean":
             ctx.error(
-                declared.loc,
+                loc,
                 "policy-condition-type",
                 f"rule {rule_id}: a condition must be true or false, but this gives {checked.vtype}.",
                 "compare the field, e.g. F('status') == 'draft'.",
