@@ -1,0 +1,1 @@
+"""The `gen` command line."""

@@ -1,0 +1,1 @@
+"""The model compiler: model files -> declarations -> passes -> frozen IR."""

@@ -1,0 +1,1 @@
+"""Generators: the contract (`base`), the registry, the writer pipeline, and one package per target."""

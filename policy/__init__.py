@@ -1,0 +1,1 @@
+"""Policies: expression trees (`tree`) and their readable rendering (`render`)."""
