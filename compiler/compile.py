@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +23,29 @@ class Compiled:
     loaded: LoadedProject
 
 
+@contextmanager
+def _fewer_gc_pauses() -> Iterator[None]:
+    """Collect young objects less often while compiling.
+
+    A compile allocates hundreds of thousands of small objects that live until
+    it ends; with the default threshold the cyclic collector rescans them over
+    and over (about 30% of a 500-entity compile). mypy does the same.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def compile_project(root: Path) -> Compiled:
     """Compile the project at `root`, or raise CompileError with every problem."""
+    with _fewer_gc_pauses():
+        return _compile(root)
+
+
+def _compile(root: Path) -> Compiled:
     diagnostics = Diagnostics()
     loaded = load_project(root, diagnostics)
     if loaded.config is None:

@@ -8,6 +8,7 @@ that every name stays deterministic and unique.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import keyword
 import re
@@ -19,14 +20,17 @@ ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+@functools.lru_cache(maxsize=8192)
 def snake(name: str) -> str:
     return inflection.underscore(name)
 
 
+@functools.lru_cache(maxsize=8192)
 def plural(word: str) -> str:
     return inflection.pluralize(word)
 
 
+@functools.lru_cache(maxsize=8192)
 def singular(word: str) -> str:
     return inflection.singularize(word)
 
@@ -40,6 +44,7 @@ def path_segment(entity: str) -> str:
     return inflection.dasherize(plural(snake(entity)))
 
 
+@functools.lru_cache(maxsize=8192)
 def humanize(name: str) -> str:
     """`due_date` -> `Due date`; `InvoiceLine` -> `Invoice line`."""
     return inflection.humanize(snake(name))

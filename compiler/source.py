@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,14 @@ UNKNOWN_LOC = SourceLoc("<unknown>", 0)
 
 def relative_file(filename: str) -> str:
     """Render a file name relative to the project being loaded, POSIX style."""
+    return _relative_to(filename, str(_project_root[-1]) if _project_root else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_to(filename: str, root: str) -> str:
+    # Cached: every declaration asks, and resolving a path costs a system call per part.
     path = Path(filename)
-    for root in _project_root[-1:]:
+    if root:
         try:
             return path.resolve().relative_to(root).as_posix()
         except ValueError:

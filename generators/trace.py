@@ -64,9 +64,25 @@ def build_trace(project: ir.Project, artifacts: Sequence[Artifact]) -> dict[str,
     return {"trace_version": TRACE_VERSION, "elements": elements, "files": files}
 
 
+def _dumps_one_per_line(trace: dict[str, Any]) -> str:
+    """JSON with one element or file per line: diffable, and written by the C encoder."""
+
+    def block(mapping: dict[str, Any]) -> str:
+        rows = ",\n".join(
+            f"    {json.dumps(key, ensure_ascii=False)}: {json.dumps(value, ensure_ascii=False)}"
+            for key, value in mapping.items()
+        )
+        return "{\n" + rows + "\n  }" if rows else "{}"
+
+    return (
+        f'{{\n  "trace_version": {trace["trace_version"]},\n'
+        f'  "elements": {block(trace["elements"])},\n'
+        f'  "files": {block(trace["files"])}\n}}\n'
+    )
+
+
 def trace_artifact(project: ir.Project, artifacts: Sequence[Artifact]) -> Artifact:
-    trace = build_trace(project, artifacts)
-    text = json.dumps(trace, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    text = _dumps_one_per_line(build_trace(project, artifacts))
     return Artifact(
         path=TRACE_PATH,
         content=text.encode(),

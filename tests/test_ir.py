@@ -89,3 +89,20 @@ def test_declarations_remember_their_line(example_ir: ir.Project) -> None:
     assert status is not None
     source = Path(EXAMPLE / status.loc.file).read_text().splitlines()
     assert source[status.loc.line - 1].strip().startswith('"status": state(')
+
+
+def test_every_entity_and_field_has_its_region_in_ir_json(example_ir: ir.Project) -> None:
+    (artifact,) = IrGenerator().generate(example_ir)
+    lines = artifact.content.decode().splitlines()
+    expected = {e.name for e in example_ir.entities} | {
+        f"{e.name}.{f.name}" for e in example_ir.entities for f in e.fields
+    }
+    assert {r.origin for r in artifact.regions} == expected
+    for region in artifact.regions:
+        node = example_ir.element(region.origin)
+        assert node is not None
+        body = "\n".join(lines[region.start - 1 : region.end])
+        assert lines[region.start - 1].strip() == "{"
+        assert lines[region.end - 1].strip() in ("}", "},")
+        assert f'"uid": "{node.uid}"' in "\n".join(lines[region.start : region.start + 2]), region
+        assert json.loads(body.rstrip(",")) == node.model_dump(mode="json")
