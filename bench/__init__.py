@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench`. Speed goals live here, never in timed tests."""

@@ -38,7 +38,11 @@ NOUNS = (
     "Ticket",
     "Vendor",
 )
-PRIORITIES = (("low", "normal", "high"), ("minor", "major", "critical"), ("bronze", "silver", "gold"))
+PRIORITIES = (
+    ("low", "normal", "high"),
+    ("minor", "major", "critical"),
+    ("bronze", "silver", "gold"),
+)
 DSL_NAMES = (
     "F",
     "action",
@@ -89,10 +93,6 @@ class EntityPlan:
     required_ref: str | None = None
     #: Children (later entities) holding exactly one ref back to this one.
     inverses: list[str] = field(default_factory=list)
-
-    @property
-    def snake(self) -> str:
-        return self.name.lower()
 
 
 def plan_entities(count: int, seed: int = 0) -> list[EntityPlan]:
@@ -146,7 +146,10 @@ def _fields(plan: EntityPlan) -> list[str]:
     lines = [f'"title": text().required().max_length({plan.max_length}),']
     if plan.has_code:
         lines.append('"code": slug().unique(),')
-    lines += ['"quantity": integer().min(0).default(1),', '"unit_price": money().required().min(0),']
+    lines += [
+        '"quantity": integer().min(0).default(1),',
+        '"unit_price": money().required().min(0),',
+    ]
     if plan.has_rate:
         lines.append('"discount_rate": decimal(5, 2).min(0).max(100),')
     lines.append('"is_active": boolean().required().default(True),')
@@ -198,9 +201,14 @@ def _policies(plan: EntityPlan) -> str:
             'delete=role("admin")',
         ]
     else:
-        rules = ["read=authenticated()", 'create=role("admin")', f"update={editor}", 'delete=role("admin")']
+        rules = [
+            "read=authenticated()",
+            'create=role("admin")',
+            f"update={editor}",
+            'delete=role("admin")',
+        ]
     if plan.has_state:
-        rules += ['activate=role("admin") | role("billing")', "archive=owner() | role(\"admin\")"]
+        rules += ['activate=role("admin") | role("billing")', 'archive=owner() | role("admin")']
     return f"allow({', '.join(rules)})"
 
 

@@ -79,7 +79,7 @@ def _element(project: ir.Project, trace: dict[str, Any], root: Path, target: str
             "source": _source_line(root, node.loc),
         },
         "origin": getattr(node, "origin", "declared"),
-        "ir": node.model_dump(mode="json"),
+        "ir": node.model_dump(mode="json", exclude_none=True),
         "artifacts": entry["artifacts"],
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.compile import Compiled, compile_project
+from compiler.compile import Compiled, compile_project, fewer_gc_pauses
 from generators.base import Artifact
 from generators.registry import load_generators, run_generators
 from hookfs.writer import WriteReport, write_snapshot
@@ -19,12 +19,14 @@ class Built:
 
 def build(project_dir: Path) -> Built:
     """Compile and generate in memory; raises CompileError or GeneratorError."""
-    compiled = compile_project(project_dir)
-    artifacts = run_generators(compiled.project, load_generators())
+    with fewer_gc_pauses():
+        compiled = compile_project(project_dir)
+        artifacts = run_generators(compiled.project, load_generators())
     return Built(compiled=compiled, artifacts=artifacts)
 
 
 def generate(project_dir: Path, message: str = "gen generate") -> tuple[Built, WriteReport]:
     """Build, then write one snapshot and mirror it. Nothing is written on failure."""
-    built = build(project_dir)
-    return built, write_snapshot(project_dir, built.artifacts, message)
+    with fewer_gc_pauses():
+        built = build(project_dir)
+        return built, write_snapshot(project_dir, built.artifacts, message)

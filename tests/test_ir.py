@@ -105,4 +105,4 @@ def test_every_entity_and_field_has_its_region_in_ir_json(example_ir: ir.Project
         assert lines[region.start - 1].strip() == "{"
         assert lines[region.end - 1].strip() in ("}", "},")
         assert f'"uid": "{node.uid}"' in "\n".join(lines[region.start : region.start + 2]), region
-        assert json.loads(body.rstrip(",")) == node.model_dump(mode="json")
+        assert json.loads(body.rstrip(",")) == node.model_dump(mode="json", exclude_none=True)

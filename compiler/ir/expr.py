@@ -25,7 +25,7 @@ class FieldExpr(Node):
 class LiteralExpr(Node):
     kind: Literal["literal"] = "literal"
     #: Dates, datetimes and decimals are carried as ISO / decimal strings.
-    value: str | int | bool | None
+    value: str | int | bool | None = None
     literal_type: Literal["text", "integer", "decimal", "boolean", "date", "datetime", "null"]
     type: str | None = None
 

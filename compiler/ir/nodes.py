@@ -163,7 +163,7 @@ class FieldNode(Node):
     name: str
     type: FieldType
     #: The column holding it, or None (one-to-many, many-to-many, computed on read).
-    column: str | None
+    column: str | None = None
     nullable: bool
     primary: bool = False
     unique: bool = False

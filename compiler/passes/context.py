@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,7 +31,9 @@ class PassContext:
         self.diagnostics.error(loc, code, message, hint)
 
 
+@functools.lru_cache(maxsize=65536)
 def source_ref(loc: SourceLoc) -> SourceRef:
+    """The IR form of a location; frozen, so nodes declared on one line share it."""
     return SourceRef(file=loc.file, line=loc.line)
 
 

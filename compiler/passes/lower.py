@@ -9,6 +9,7 @@ later passes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -248,7 +249,13 @@ def _scalar(where: str, decl: FieldDecl, ctx: PassContext) -> ir.ScalarType | No
             )
             return None
         return ir.ScalarType(name="money", currency=currency)
-    return ir.ScalarType(name=decl.kind)
+    return _plain_scalar(decl.kind)
+
+
+@functools.lru_cache(maxsize=32)
+def _plain_scalar(kind: str) -> ir.ScalarType:
+    """Plain scalar types are frozen and alike: one shared node per kind."""
+    return ir.ScalarType(name=kind)
 
 
 def _names(

@@ -290,4 +290,6 @@ def isolate_tenants(project: ir.Project, ctx: PassContext) -> ir.Project:
 def _isolated(rule: ir.Rule) -> ir.Rule:
     inner = rule.expr.items if isinstance(rule.expr, ir.AllOfPolicy) else (rule.expr,)
     expr = ir.AllOfPolicy(items=(ir.SameTenantPolicy(), *inner))
-    return rule.replace(expr=expr, text=render_policy(expr))
+    # Compose the text rather than render again: an | at the top needs brackets.
+    text = f"({rule.text})" if isinstance(rule.expr, ir.AnyOfPolicy) else rule.text
+    return rule.replace(expr=expr, text=f"same_tenant() & {text}")
