@@ -109,7 +109,7 @@ class _Checker:
 
     # Leaves -------------------------------------------------------------------------
     def _field(self, node: ir.FieldExpr) -> tuple[ir.Expr, VType | None]:
-        vtype, crossed_many = self.resolve_path(node.path, allow_many=False)
+        vtype, _ = self.resolve_path(node.path, allow_many=False)
         if vtype is not None and vtype.name == "many":
             self.error(
                 "expr-many-without-aggregate",
@@ -117,7 +117,6 @@ class _Checker:
                 f'aggregate it: count_("{node.path}") or sum_("{node.path}.<field>").',
             )
             return node, None
-        del crossed_many
         return node, vtype
 
     def _literal(self, node: ir.LiteralExpr) -> tuple[ir.Expr, VType | None]:
