@@ -979,6 +979,25 @@ CASES: list[Case] = [
         ),
     ),
     case(
+        "list-view-filter-on-json",
+        model(
+            """
+            Item = entity(
+                "Item",
+                fields={"name": text(), "extra": json()},
+                views={
+                    "list": view().columns(["name"]).filters(["name", "extra"]),  # <-
+                },
+            )
+            """
+        ),
+        Expect(
+            "view-field-kind",
+            "'extra' cannot be used in .filters() (a json field)",
+            "filter on plain values",
+        ),
+    ),
+    case(
         "list-view-with-layout",
         model(
             """

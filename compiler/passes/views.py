@@ -7,6 +7,7 @@ three standard views; declaring one replaces only that default.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from compiler import ir
@@ -104,7 +105,7 @@ class _FieldCheck:
         self.entity, self.view, self.decl, self.ctx = entity, view, decl, ctx
 
     def names(
-        self, setting: str, names: Any, refuse: tuple[type, ...] = (), why: str = ""
+        self, setting: str, names: Any, usable: Callable[[ir.FieldNode], bool] = lambda f: True
     ) -> tuple[str, ...]:
         good = []
         for name in names:
@@ -119,7 +120,7 @@ class _FieldCheck:
                     f"which is not a field of {self.entity.name}.",
                     did_you_mean(str(name), [f.name for f in self.entity.fields]),
                 )
-            elif isinstance(field.type, refuse) or (why == "writable" and not _writable(field)):
+            elif not usable(field):
                 self.ctx.error(
                     self.decl.where(setting),
                     "view-field-kind",
@@ -149,6 +150,8 @@ def _describe(field: ir.FieldNode) -> str:
         return "a state, changed only by actions"
     if field.read_only:
         return "read-only"
+    if isinstance(field.type, ir.ScalarType):
+        return f"a {field.type.name} field"
     return f"a {field.type.kind.replace('_', '-')} field"
 
 
@@ -161,26 +164,26 @@ def _writable(field: ir.FieldNode) -> bool:
     )
 
 
+def _one_value(field: ir.FieldNode) -> bool:
+    return not isinstance(field.type, _TO_MANY)
+
+
+def _filterable(field: ir.FieldNode) -> bool:
+    json = isinstance(field.type, ir.ScalarType) and field.type.name == "json"
+    return _one_value(field) and not json
+
+
+def _sortable(field: ir.FieldNode) -> bool:
+    return not isinstance(field.type, _UNSORTABLE)
+
+
 def _list_view(
     entity: ir.Entity, name: str, title: str, decl: ViewDecl, check: _FieldCheck
 ) -> ir.ListView:
     settings = decl.settings
     default = _default_list(entity)
-    columns = check.names("columns", settings.get("columns", default.columns), _TO_MANY)
-    filters = check.names("filters", settings.get("filters", default.filters), _TO_MANY)
-    for filter_name in filters:
-        field = entity.field(filter_name)
-        if (
-            field is not None
-            and isinstance(field.type, ir.ScalarType)
-            and field.type.name == "json"
-        ):
-            check.ctx.error(
-                decl.where("filters"),
-                "view-field-kind",
-                f"{entity.name} view {name!r}: {filter_name!r} cannot be used in .filters() (a json field).",
-                _SETTING_HINTS["filters"],
-            )
+    columns = check.names("columns", settings.get("columns", default.columns), _one_value)
+    filters = check.names("filters", settings.get("filters", default.filters), _filterable)
     sort = _sort_keys(entity, name, decl, check) if "sort" in settings else default.sort
     page_size = settings.get("page_size", DEFAULT_PAGE_SIZE)
     if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -210,7 +213,7 @@ def _sort_keys(
     for key in decl.settings["sort"]:
         text = str(key)
         field_name = text.removeprefix("-")
-        if check.names("sort", [field_name], _UNSORTABLE):
+        if check.names("sort", [field_name], _sortable):
             keys.append(ir.SortKey(field=field_name, descending=text.startswith("-")))
     return tuple(keys)
 
@@ -242,9 +245,7 @@ def _form_view(
     entity: ir.Entity, name: str, title: str, decl: ViewDecl, check: _FieldCheck
 ) -> ir.FormView:
     settings = decl.settings
-    fields = check.names(
-        "fields", settings.get("fields", _default_form(entity).fields), why="writable"
-    )
+    fields = check.names("fields", settings.get("fields", _default_form(entity).fields), _writable)
     widgets = []
     for field_name, widget in dict(settings.get("widgets", {})).items():
         if check.names("widgets", [field_name]):
