@@ -300,7 +300,7 @@ class _Checker:
         segments = path.split(".")
         for position, segment in enumerate(segments):
             found = entity.field(segment)
-            if found is None and f"{entity.name}.{segment}" in self.ctx.broken:
+            if found is None and self.ctx.is_broken(entity.name, segment):
                 self.failed = True  # its declaration is wrong and already reported
                 return None, crossed_many
             if found is None:

@@ -27,6 +27,5 @@ def build(project_dir: Path) -> Built:
 
 def generate(project_dir: Path, message: str = "gen generate") -> tuple[Built, WriteReport]:
     """Build, then write one snapshot and mirror it. Nothing is written on failure."""
-    with fewer_gc_pauses():
-        built = build(project_dir)
-        return built, write_snapshot(project_dir, built.artifacts, message)
+    built = build(project_dir)
+    return built, write_snapshot(project_dir, built.artifacts, message)

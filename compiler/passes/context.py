@@ -25,6 +25,10 @@ class PassContext:
     #: stay silent about uses of them instead of repeating it as "unknown".
     broken: set[str] = field(default_factory=set)
 
+    def is_broken(self, entity: str, field: object = None) -> bool:
+        """Whether this entity (or its field) failed to lower and is already reported."""
+        return (entity if field is None else f"{entity}.{field}") in self.broken
+
     def error(self, loc: SourceLoc | SourceRef, code: str, message: str, hint: str = "") -> None:
         if isinstance(loc, SourceRef):
             loc = SourceLoc(loc.file, loc.line)

@@ -65,7 +65,7 @@ def _declared_index(
     columns = []
     for name in decl.fields:
         field = entity.field(name)
-        if field is None and f"{entity.name}.{name}" in ctx.broken:
+        if field is None and ctx.is_broken(entity.name, name):
             return None  # declared, but wrong, and reported at its declaration
         if field is None or field.column is None:
             reason = "is not a field" if field is None else "has no column (not stored)"

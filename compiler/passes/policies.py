@@ -40,7 +40,7 @@ def normalise_policies(project: ir.Project, ctx: PassContext) -> ir.Project:
 def _report_unknown_policy_entities(project: ir.Project, ctx: PassContext) -> None:
     names = [e.name for e in project.entities]
     for decl in ctx.policy_files:
-        if project.entity(decl.entity) is None and decl.entity not in ctx.broken:
+        if project.entity(decl.entity) is None and not ctx.is_broken(decl.entity):
             ctx.error(
                 decl.loc,
                 "policy-unknown-entity",
@@ -215,7 +215,7 @@ def _check_owner(entity: ir.Entity, rule_id: str, node: tree.Owner, ctx: PassCon
     found = entity.field(node.field)
     if _points_to_user(found) or (entity.name == "User" and node.field == "id"):
         return
-    if found is None and f"{entity.name}.{node.field}" in ctx.broken:
+    if found is None and ctx.is_broken(entity.name, node.field):
         return
     users = [f.name for f in entity.fields if _points_to_user(f) and f.name != "created_by"]
     ctx.error(
@@ -240,7 +240,7 @@ def _check_rel(
         assert current is not None
         found = current.field(segment)
         last = position == len(segments) - 1
-        if found is None and f"{current.name}.{segment}" in ctx.broken:
+        if found is None and ctx.is_broken(current.name, segment):
             return
         if found is None or not isinstance(found.type, ir.RefType):
             problem = "has no field" if found is None else "is not a ref:"

@@ -23,7 +23,7 @@ def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
     for entity in project.entities:
         for field in entity.fields:
             for target in _targets(field.type):
-                if project.entity(target) is None and target not in ctx.broken:
+                if project.entity(target) is None and not ctx.is_broken(target):
                     ctx.error(
                         field.loc,
                         "unknown-entity",
@@ -31,7 +31,7 @@ def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
                         f"{did_you_mean(target, names)} Entity names are case-sensitive.",
                     )
             through = getattr(field.type, "through", None)
-            if through and project.entity(through) is None and through not in ctx.broken:
+            if through and project.entity(through) is None and not ctx.is_broken(through):
                 ctx.error(
                     field.loc,
                     "unknown-entity",
@@ -41,8 +41,8 @@ def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
     return project
 
 
-def _refs_to(entity: ir.Entity, target: str) -> list[ir.FieldNode]:
-    return [f for f in entity.fields if isinstance(f.type, ir.RefType) and f.type.target == target]
+def _refs_to(fields: tuple[ir.FieldNode, ...], target: str) -> list[ir.FieldNode]:
+    return [f for f in fields if isinstance(f.type, ir.RefType) and f.type.target == target]
 
 
 def resolve_inverses(project: ir.Project, ctx: PassContext) -> ir.Project:
@@ -66,10 +66,10 @@ def _resolve_inverse(
     if other is None:
         return field  # already reported by resolve_refs
     where = f"{entity.name}.{field.name}"
-    candidates = _refs_to(other, entity.name)
+    candidates = _refs_to(other.fields, entity.name)
     via = field.type.via
     if via:
-        if any(c.name == via for c in candidates) or f"{other.name}.{via}" in ctx.broken:
+        if any(c.name == via for c in candidates) or ctx.is_broken(other.name, via):
             return field
         ctx.error(
             field.loc,
@@ -105,7 +105,7 @@ def _resolve_inverse(
 def _broken_ref_back(other: ir.Entity, entity: ir.Entity, ctx: PassContext) -> bool:
     """Whether `other` declares a ref to `entity` that failed to lower."""
     return any(
-        f"{other.name}.{name}" in ctx.broken
+        ctx.is_broken(other.name, name)
         and getattr(decl, "kind", None) in ("ref", "one")
         and decl.params.get("target") == entity.name
         for name, decl in ctx.entities[other.name].fields.items()
@@ -201,7 +201,7 @@ def _through_type(
     if through is None:
         return None
     # Only declared refs count: the implicit created_by is also a ref to User.
-    declared = through.replace(fields=tuple(f for f in through.fields if f.origin == "declared"))
+    declared = tuple(f for f in through.fields if f.origin == "declared")
     to_source, to_target = _refs_to(declared, entity.name), _refs_to(declared, m2m.target)
     if m2m.target == entity.name:
         to_source, to_target = to_source[:1], to_source[1:2]

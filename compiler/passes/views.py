@@ -110,7 +110,7 @@ class _FieldCheck:
         good = []
         for name in names:
             field = self.entity.field(name) if isinstance(name, str) else None
-            if field is None and f"{self.entity.name}.{name}" in self.ctx.broken:
+            if field is None and self.ctx.is_broken(self.entity.name, name):
                 continue  # declared, but wrong, and reported at its declaration
             if field is None:
                 self.ctx.error(
