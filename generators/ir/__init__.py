@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from compiler import ir
 from generators.base import PROJECT_ORIGIN, Artifact, Region
 
 # pydantic's indent=2 layout puts each entity object at 4 spaces inside
-# "entities", and each field object at 8 spaces inside that entity's "fields".
-# A newline-anchored token pins the indentation exactly, so str.find (in C)
-# locates the few thousand structural lines without a Python step per line.
-_TOKENS = {
-    "entity_open": "\n    {\n",
-    "entity_close": "\n    }",
-    "fields_open": '\n      "fields": [\n',
-    "fields_close": "\n      ]",
-    "field_open": "\n        {\n",
-    "field_close": "\n        }",
-    "end": "\n  ]",
-}
+# "entities", and each field object at 8 spaces inside that entity's "fields",
+# the first array of an entity. A newline-anchored token pins the indentation
+# exactly, so the structure is found by str.find (in C), scanning forwards once.
+_ENTITIES_OPEN = '\n  "entities": [\n'
+_ENTITY_OPEN = "\n    {\n"
+_ENTITY_CLOSE = "\n    }"
+_FIELDS_OPEN = '\n      "fields": [\n'
+_FIELD_OPEN = "\n        {\n"
+_FIELD_CLOSE = "\n        }"
 
 
-def _find_all(text: str, token: str, start: int, stop: int) -> list[int]:
-    found, at = [], text.find(token, start, stop)
-    while at >= 0:
-        found.append(at)
-        at = text.find(token, at + 1, stop)
-    return found
+class _LineCursor:
+    """Moves forwards through `text`, knowing the line number it is on."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.offset, self.line = text, 0, 1
+
+    def seek(self, token: str) -> int:
+        """Move to the line after the newline that starts `token`; return its number."""
+        at = self.text.find(token, self.offset)
+        if at < 0:
+            raise ValueError(f"ir.json layout changed: {token!r} not found")
+        self.line += self.text.count("\n", self.offset, at + 1)
+        self.offset = at + 1
+        return self.line
 
 
 class IrGenerator:
@@ -52,35 +55,16 @@ class IrGenerator:
 
 def entity_and_field_regions(text: str, project: ir.Project) -> tuple[Region, ...]:
     """Line ranges of every entity and field object in `text`, found by indentation."""
-    begin = text.find('\n  "entities": [\n')
-    if begin < 0:
-        return ()
-    stop = text.find(_TOKENS["end"], begin + 1)
-    marks = sorted(
-        (at, kind)
-        for kind, token in _TOKENS.items()
-        if kind != "end"
-        for at in _find_all(text, token, begin, stop)
-    )
+    cursor = _LineCursor(text)
     regions: list[Region] = []
-    entities = iter(project.entities)
-    entity: ir.Entity | None = None
-    fields: Iterator[ir.FieldNode] = iter(())
-    line, offset = text.count("\n", 0, begin) + 1, begin
-    entity_start = field_start = 0
-    in_fields = False  # actions, rules and views hold 8-space objects too
-    for at, kind in marks:
-        line += text.count("\n", offset, at + 1)  # tokens start at the newline before their line
-        offset = at + 1
-        if kind == "entity_open":
-            entity, entity_start = next(entities), line
-            fields = iter(entity.fields)
-        elif kind == "entity_close" and entity is not None:
-            regions.append(Region(entity_start, line, entity.name))
-        elif kind in ("fields_open", "fields_close"):
-            in_fields = kind == "fields_open"
-        elif in_fields and kind == "field_open":
-            field_start = line
-        elif in_fields and kind == "field_close" and entity is not None:
-            regions.append(Region(field_start, line, f"{entity.name}.{next(fields).name}"))
+    cursor.seek(_ENTITIES_OPEN)
+    for entity in project.entities:
+        entity_start = cursor.seek(_ENTITY_OPEN)
+        cursor.seek(_FIELDS_OPEN)
+        for field in entity.fields:
+            field_start = cursor.seek(_FIELD_OPEN)
+            regions.append(
+                Region(field_start, cursor.seek(_FIELD_CLOSE), f"{entity.name}.{field.name}")
+            )
+        regions.append(Region(entity_start, cursor.seek(_ENTITY_CLOSE), entity.name))
     return tuple(sorted(regions, key=lambda r: (r.start, -r.end)))
