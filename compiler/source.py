@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 import functools
 import sys
-from types import CodeType, FrameType
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType, FrameType
 
 # Frames from these folders belong to the language itself, never to the user.
 _LANGUAGE_DIRS = tuple(
