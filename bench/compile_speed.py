@@ -4,7 +4,9 @@ Issue 2 sets the target: compile and write 500 entities in under 2 s. Each
 size is written once into a temporary folder, then measured in this process:
 
 - generate: compile + generators + store commit + mirror, in a fresh store
-  each run (`.gen/` and `generated/` removed before, outside the timing);
+  each run (the store and `generated/` removed before, outside the timing;
+  the model files' bytecode cache kept);
+- for the target size, the same from a fresh clone (all of `.gen/` removed);
 - compile only: `compile_project`;
 - for the target size, a no-change regenerate (the same project again).
 
@@ -73,7 +75,18 @@ def measure(
 
 
 def clear_output(project: Path) -> None:
-    """Remove the store and the mirror so the next generate starts fresh."""
+    """Remove the store and the mirror so the next generate starts a fresh store.
+
+    The model-file bytecode cache in `.gen/cache/` stays, as it does for a user
+    who deletes the store; `clear_everything` removes it too.
+    """
+    for part in (project / ".gen").glob("store.db*"):
+        part.unlink()
+    shutil.rmtree(project / "generated", ignore_errors=True)
+
+
+def clear_everything(project: Path) -> None:
+    """Remove `.gen/` and `generated/`: the first generate of a fresh clone."""
     shutil.rmtree(project / ".gen", ignore_errors=True)
     shutil.rmtree(project / "generated", ignore_errors=True)
 
@@ -148,6 +161,11 @@ def bench_size(
         ),
         Timing(entities, "compile only", measure(lambda: compile_project(project), runs, budget)),
     ]
+    if entities == TARGET_ENTITIES:
+        samples = measure(
+            lambda: generate(project), runs, budget, lambda: clear_everything(project)
+        )
+        timings.insert(1, Timing(entities, "generate, fresh clone (no bytecode cache)", samples))
     sizes[entities] = output_bytes(project)
     if entities == TARGET_ENTITIES:
         unchanged: list[bool] = []
@@ -187,15 +205,14 @@ def report(
         *(t.row() for t in timings),
         "",
     ]
-    target = next(
-        (t for t in timings if t.entities == TARGET_ENTITIES and t.step == "generate"), None
-    )
-    if target is not None:
+    for target in timings:
+        if target.entities != TARGET_ENTITIES or not target.step.startswith("generate"):
+            continue
         ratio = target.median / TARGET_SECONDS
         verdict = "met" if target.median <= TARGET_SECONDS else "NOT met"
         lines.append(
-            f"{TARGET_ENTITIES} entities: {target.median:.2f} s median = {ratio:.2f}x of the "
-            f"{TARGET_SECONDS:g} s target ({verdict})"
+            f"{TARGET_ENTITIES} entities, {target.step}: {target.median:.2f} s median = "
+            f"{ratio:.2f}x of the {TARGET_SECONDS:g} s target ({verdict})"
         )
     no_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
     output = ", ".join(f"{n} entities {b / 1e6:.1f} MB" for n, b in sizes.items())

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler.bytecode import BytecodeCache
 from compiler.config import ProjectConfig, load_config
 from compiler.diagnostics import Diagnostics
 from compiler.dsl.declarations import Declarations, collecting
@@ -30,6 +31,8 @@ class LoadedProject:
     declarations: Declarations
     #: Every file read, relative to the root, in load order.
     files: tuple[str, ...]
+    #: Bytecode of the files compiled in this load, saved once the compile succeeds.
+    bytecode: BytecodeCache
 
 
 def model_files(root: Path) -> list[Path]:
@@ -44,6 +47,7 @@ def load_project(root: Path, diagnostics: Diagnostics) -> LoadedProject:
     root = root.resolve()
     config = load_config(root, diagnostics)
     declarations = Declarations()
+    bytecode = BytecodeCache(root)
     files = model_files(root)
     if not any(f.name.endswith(".model.py") for f in files) and config is not None:
         diagnostics.error(
@@ -54,20 +58,21 @@ def load_project(root: Path, diagnostics: Diagnostics) -> LoadedProject:
         )
     with project_root(root), _importable(root), collecting(declarations):
         for path in files:
-            _exec_model_file(path, diagnostics)
+            _exec_model_file(path, bytecode, diagnostics)
     return LoadedProject(
         root=root,
         config=config,
         declarations=declarations,
         files=tuple(path.relative_to(root).as_posix() for path in files),
+        bytecode=bytecode,
     )
 
 
-def _exec_model_file(path: Path, diagnostics: Diagnostics) -> None:
+def _exec_model_file(path: Path, bytecode: BytecodeCache, diagnostics: Diagnostics) -> None:
     source = path.read_text(encoding="utf-8")
     relative = relative_file(str(path))
     try:
-        code = compile(source, str(path), "exec")
+        code = bytecode.compile(source, path)
     except SyntaxError as exc:
         diagnostics.error(
             SourceLoc(relative, exc.lineno or 1),

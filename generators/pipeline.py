@@ -28,4 +28,6 @@ def build(project_dir: Path) -> Built:
 def generate(project_dir: Path, message: str = "gen generate") -> tuple[Built, WriteReport]:
     """Build, then write one snapshot and mirror it. Nothing is written on failure."""
     built = build(project_dir)
-    return built, write_snapshot(project_dir, built.artifacts, message)
+    report = write_snapshot(project_dir, built.artifacts, message)
+    built.compiled.loaded.bytecode.save()
+    return built, report
