@@ -148,12 +148,37 @@ def test_money_times_integer_is_money(make_project: MakeProject) -> None:
     total = project.field("InvoiceLine.total")
     assert total is not None and total.computed is not None
     assert total.computed.type == "money"
-    assert total.computed.same_row, "a same-row expression may become a generated column"
+    assert total.computed.same_row and total.column == "total", "a generated column"
     assert total.computed.depends_on == ("InvoiceLine.quantity", "InvoiceLine.unit_price")
     subtotal = project.field("Invoice.subtotal")
     assert subtotal is not None and subtotal.computed is not None
     assert subtotal.computed.type == "money" and not subtotal.computed.same_row
+    assert subtotal.column is None, "derived in SQL on read"
     assert subtotal.computed.depends_on == ("Invoice.lines", "InvoiceLine.total")
+
+
+def test_a_computed_field_reading_computed_ones_is_derived_on_read(
+    make_project: MakeProject,
+) -> None:
+    project = compile_model(
+        make_project,
+        """
+Line = entity("Line", fields={
+    "quantity": integer().required(),
+    "price": money().required(),
+    "net": money().computed(F("quantity") * F("price")),
+    "gross": money().computed(F("net") * 2),
+    "kept": money().computed(F("quantity") * F("price")).materialized(),
+})
+""",
+    )
+    net, gross, kept = (project.field(f"Line.{n}") for n in ("net", "gross", "kept"))
+    assert net is not None and net.computed is not None and net.computed.same_row
+    assert net.column == "net"
+    # Postgres refuses a generated column that reads another generated one.
+    assert gross is not None and gross.computed is not None and not gross.computed.same_row
+    assert gross.column is None
+    assert kept is not None and kept.column == "kept", "materialized: an ordinary column"
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,8 @@ class Computed(Node):
     type: str
     #: Qualified fields the value reads ("InvoiceLine.total"), for refresh and invalidation.
     depends_on: tuple[str, ...]
-    #: Reads only this row's stored columns and is immutable: may be a generated column.
+    #: Reads only this row's stored, non-computed columns and no clock. Unless
+    #: materialized, such a field is a generated column (its `column` is set).
     same_row: bool
 
 
@@ -163,6 +164,7 @@ class FieldNode(Node):
     name: str
     type: FieldType
     #: The column holding it, or None (one-to-many, many-to-many, computed on read).
+    #: Computed fields have one when materialized or same-row (a generated column).
     column: str | None = None
     nullable: bool
     primary: bool = False

@@ -2,7 +2,9 @@
 
 A computed field's expression must produce its declared type; its
 dependencies are recorded (for refresh on write and cache invalidation) and
-computed fields may not depend on themselves, directly or not.
+computed fields may not depend on themselves, directly or not. One that
+reads only stored, non-computed columns of its own row, and no clock, is
+`same_row`: the database keeps it as a generated column.
 """
 
 from __future__ import annotations
@@ -41,13 +43,27 @@ def _typed_field(
             f"but the field is declared {field_vtype(field)}.",
             f"declare the field as {checked.vtype.name}() or change the expression.",
         )
+    same_row = not (
+        checked.crosses_rows
+        or checked.uses_clock
+        or any(_is_computed(project, dependency) for dependency in checked.depends_on)
+    )
     computed = ir.Computed(
         expr=checked.expr,
         type=checked.vtype.name if checked.vtype else "",
         depends_on=tuple(sorted(checked.depends_on)),
-        same_row=not (checked.crosses_rows or checked.uses_clock),
+        same_row=same_row,
     )
+    if same_row and not field.materialized:
+        # Stored by the database as a generated column, named like the field.
+        return field.replace(computed=computed, column=field.name)
     return field.replace(computed=computed)
+
+
+def _is_computed(project: ir.Project, qualified: str) -> bool:
+    # A generated column cannot read another computed value (Postgres refuses it).
+    found = project.field(qualified)
+    return found is not None and found.computed is not None
 
 
 def _typed_action(
