@@ -39,9 +39,9 @@ def test_init_then_check_then_generate(tmp_path: Path) -> None:
     assert check.exit_code == 0 and "ok: 1 entity" in check.output
     generated = gen("generate", cwd=target / "domain")  # found from a subfolder
     assert generated.exit_code == 0, generated.output
-    assert "new snapshot 1: 2 written, 0 unchanged" in generated.output
+    assert "new snapshot 1: 3 written, 0 unchanged" in generated.output
     again = gen("generate", cwd=target)
-    assert "no model change, snapshot 1: 0 written, 2 unchanged" in again.output
+    assert "no model change, snapshot 1: 0 written, 3 unchanged" in again.output
 
 
 def test_init_refuses_a_folder_with_content(tmp_path: Path) -> None:
@@ -86,13 +86,27 @@ def test_inspect_json_and_generated_line_lead_back_to_the_model(example_copy: Pa
     field = json.loads(
         gen("--project", str(example_copy), "inspect", "Invoice.status", "--json").output
     )
-    start, _ = field["artifacts"][0]["lines"][0]
+    in_ir = next(a for a in field["artifacts"] if a["path"] == "ir.json")
+    start, _ = in_ir["lines"][0]
     back = gen(
         "--project", str(example_copy), "inspect", f"generated/ir.json:{start + 2}", "--json"
     )
     data = json.loads(back.output)
     assert [e["target"] for e in data["elements"]] == ["Invoice.status"]
     assert data["elements"][0]["declared_at"] == field["declared_at"]
+    in_sql = next(a for a in field["artifacts"] if a["path"] == "db/schema.postgres.sql")
+    sql_line = in_sql["lines"][0][0]
+    back = gen(
+        "--project",
+        str(example_copy),
+        "inspect",
+        f"generated/db/schema.postgres.sql:{sql_line}",
+        "--json",
+    )
+    assert [e["target"] for e in json.loads(back.output)["elements"]] == ["Invoice.status"]
+    assert gen("--project", str(example_copy), "generate").exit_code == 0
+    sql = (example_copy / "generated" / "db" / "schema.postgres.sql").read_text().splitlines()
+    assert sql[sql_line - 1].startswith("CREATE TYPE invoice_status AS ENUM")
 
 
 def test_inspect_entity_lists_its_ir_and_artifacts(example_copy: Path) -> None:

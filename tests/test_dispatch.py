@@ -11,6 +11,8 @@ from compiler import ir
 from compiler.ir.render import render_expr
 from compiler.passes.exprs import lower_expr, lower_policy
 from compiler.typecheck import _Checker
+from generators.db.schema import ColumnRef
+from generators.db.sql_expr import NotSameRow, to_sql
 from policy import tree
 from policy.render import render_policy
 
@@ -89,3 +91,16 @@ def test_an_unknown_node_is_a_loud_error() -> None:
 def test_field_type_kinds_are_a_closed_set() -> None:
     union = typing.get_args(typing.get_args(ir.FieldType)[0])
     assert set(union) == set(ir.FIELD_TYPE_KINDS)
+
+
+@pytest.mark.parametrize("kind", ir.EXPR_KINDS, ids=lambda k: k.__name__)
+def test_sql_rendering_handles_every_kind(kind: type) -> None:
+    """Same-row kinds become SQL; the others are refused by name, never by AttributeError."""
+    column_of = lambda name: ColumnRef(uid=f"u_{name}")  # noqa: E731
+    node = SAMPLE_EXPRS[kind]
+    if kind in (ir.AggregateExpr, ir.CallExpr):
+        with pytest.raises(NotSameRow):
+            to_sql(node, column_of)  # type: ignore[arg-type]
+        return
+    rendered = to_sql(node, column_of).render({"u_x": "x"})  # type: ignore[arg-type]
+    assert rendered
