@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from cli.inspect import InspectError, inspect_target, render_inspection
 from cli.scaffold import ScaffoldError, create_project
@@ -208,3 +209,190 @@ def inspect(obj: _Context, target: str | None, as_json: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Migrations ------------------------------------------------------------------------------
+
+
+@main.group()
+def migrate() -> None:
+    """Database migrations computed from the model (Alembic revisions under migrations/).
+
+    \b
+      gen migrate make -m "add due dates"   diff the model, write the next revision
+      gen migrate make --plan               say what would change, write nothing
+      gen migrate apply                     bring the database up to date
+      gen migrate status                    which revisions the database has
+      gen migrate down 1                    undo the last revision
+    """
+
+
+@migrate.command("make")
+@click.option("-m", "--message", default="migration", help="What the migration does.")
+@click.option("--plan", "plan_only", is_flag=True, help="Print the plan; write nothing.")
+@click.option(
+    "--allow-destructive",
+    is_flag=True,
+    help="Allow dropping tables or columns, narrowing types and removing enum values.",
+)
+@click.option(
+    "--rename",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Confirm a rename: Label=Tag, Invoice.note=notes.",
+)
+@click.option(
+    "--no-rename", multiple=True, metavar="OLD=NEW", help="Say a drop + add is not a rename."
+)
+@click.option(
+    "--backfill",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Value for existing rows: Invoice.due_date=2026-01-31.",
+)
+@click.option(
+    "--enum-map",
+    multiple=True,
+    metavar="FIELD:OLD=NEW",
+    help="Where rows of a removed value go: Invoice.status:void=draft.",
+)
+@click.pass_obj
+def migrate_make(
+    obj: _Context,
+    message: str,
+    plan_only: bool,
+    allow_destructive: bool,
+    rename: tuple[str, ...],
+    no_rename: tuple[str, ...],
+    backfill: tuple[str, ...],
+    enum_map: tuple[str, ...],
+) -> None:
+    """Diff the model against the last migration and write the next Alembic revision.
+
+    Renames declared with .renamed_from() are kept as renames (data stays).
+    A drop and an add that may be a rename, a required field without default
+    on a table that has rows, or a removed enum value are asked on a
+    terminal; elsewhere they are errors naming the flag that answers them.
+    """
+    from cli.migrate import MigrateError, make_migration, parse_answers
+
+    root = obj.project
+    ask = _ask_on_terminal if sys.stdin.isatty() and not plan_only else None
+    try:
+        answers = parse_answers(rename, no_rename, backfill, enum_map)
+        made = make_migration(
+            root,
+            message,
+            answers,
+            allow_destructive=allow_destructive,
+            plan_only=plan_only,
+            ask=ask,
+        )
+    except CompileError as exc:
+        _report_compile_error(exc, False)
+    except MigrateError as exc:
+        fail(str(exc))
+    if not made.plan.operations:
+        out.print("No changes: the database schema of the model matches the last migration.")
+        return
+    _print_plan(made.plan)
+    if made.revision is None:
+        out.print("\n(plan only: nothing written)")
+        return
+    out.print(f"\nWrote revision {made.revision.id}:")
+    for path in made.written:
+        out.print(f"  {path.relative_to(root)}")
+    out.print("Apply it with: gen migrate apply")
+
+
+def _print_plan(plan: Any) -> None:
+    out.print(f"{_count(len(plan.operations), 'operation')}:")
+    for number, op in enumerate(plan.operations, 1):
+        flag = " [bold red](destructive)[/]" if op.destructive else ""
+        out.print(f"  {number}. {escape(op.description)}{flag}", markup=True)
+        out.print(f"     lock: {op.lock}")
+        if op.risk:
+            out.print(f"     risk: {op.risk}")
+        if op.backwards is None:
+            out.print("     cannot be undone")
+
+
+def _ask_on_terminal(question: Any) -> str | bool:
+    if question.kind == "rename":
+        return click.confirm(question.prompt, default=False)
+    if question.kind == "backfill":
+        return str(click.prompt(question.prompt))
+    value = question.flag.split(":", 1)[1].split("=", 1)[0]
+    return f"{value}={click.prompt(question.prompt)}"
+
+
+def _database_url(root: Path, database: str | None) -> str:
+    from compiler.config import load_config
+    from compiler.diagnostics import Diagnostics
+    from runtime.database import resolve_database_url
+
+    config = load_config(root, Diagnostics())
+    configured = config.app.database if config is not None else None
+    return resolve_database_url(database, configured, root)
+
+
+_DATABASE = click.option(
+    "--database",
+    metavar="URL",
+    help="postgresql://... (default: the url in gen.toml, else the embedded database).",
+)
+
+
+@migrate.command("apply")
+@_DATABASE
+@click.pass_obj
+def migrate_apply(obj: _Context, database: str | None) -> None:
+    """Apply every pending revision. A failure rolls its revision back and names the step."""
+    from runtime.migrations import MigrationFailed, apply
+
+    root = obj.project
+    try:
+        done = apply(root, _database_url(root, database))
+    except MigrationFailed as exc:
+        fail(str(exc))
+    if not done:
+        out.print("The database is up to date.")
+    for revision in done:
+        out.print(f"applied {revision}")
+
+
+@migrate.command("status")
+@_DATABASE
+@click.pass_obj
+def migrate_status(obj: _Context, database: str | None) -> None:
+    """List every revision and whether the database has it."""
+    from runtime.migrations import status
+
+    root = obj.project
+    states = status(root, _database_url(root, database))
+    if not states:
+        out.print("No migrations yet: run `gen migrate make`.")
+    for state in states:
+        mark = (
+            "partly applied (index builds pending)"
+            if state.partial
+            else ("applied" if state.applied else "pending")
+        )
+        out.print(f"  {state.revision}  {mark:8}  {escape(state.message)}")
+
+
+@migrate.command("down")
+@click.argument("steps", type=click.IntRange(min=1), default=1)
+@_DATABASE
+@click.pass_obj
+def migrate_down(obj: _Context, steps: int, database: str | None) -> None:
+    """Undo the last STEPS applied revisions (default 1)."""
+    from runtime.migrations import MigrationFailed, down
+
+    root = obj.project
+    try:
+        undone = down(root, _database_url(root, database), steps)
+    except MigrationFailed as exc:
+        fail(str(exc))
+    for revision in undone:
+        out.print(f"undid {revision}")

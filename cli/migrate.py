@@ -1,0 +1,244 @@
+"""`gen migrate make | apply | status | down`: migrations computed from the model.
+
+`make` compiles the model, lowers it to the relational schema, diffs it
+against the schema stored with the latest revision under `migrations/`, and
+writes a new Alembic revision plus the schema it produces. Nothing is
+written when the model does not compile, when nothing changed, when a
+question is left unanswered, or when a destructive step is not allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.compile import compile_project
+from generators.db.diff import Answers, Plan, PlanError, Question, plan_migration
+from generators.db.lower import lower_schema
+from generators.db.revision import render_revision, slug
+from generators.db.schema import Schema
+from runtime.migrations import ENV_PY, MIGRATIONS_DIR
+
+VERSIONS = "versions"
+_NUMBERED = re.compile(r"^(\d{4})_.*\.schema\.json$")
+
+
+class MigrateError(Exception):
+    """The migration cannot be made; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.number:04d}"
+
+    @property
+    def schema_path(self) -> Path:
+        return self.path.with_suffix("").with_suffix(".schema.json")
+
+
+@dataclass(frozen=True)
+class MadeMigration:
+    plan: Plan
+    #: None when nothing was written (no change, or a plan only).
+    revision: Revision | None
+    previous: Revision | None = None
+    written: tuple[Path, ...] = field(default=())
+
+
+def latest_revision(project_root: Path) -> Revision | None:
+    """The newest revision with its stored schema; two with one number is an error."""
+    folder = project_root / MIGRATIONS_DIR / VERSIONS
+    if not folder.is_dir():
+        return None
+    found: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        match = _NUMBERED.match(path.name)
+        if match is None:
+            continue
+        number = int(match.group(1))
+        if number in found:
+            raise MigrateError(
+                f"two revisions are numbered {number:04d} in {folder} (made on two branches?). "
+                "Delete the newer one, merge the model changes, and run `gen migrate make` again."
+            )
+        found[number] = path.with_name(path.name.removesuffix(".schema.json") + ".py")
+    if not found:
+        return None
+    number = max(found)
+    revision = Revision(number, found[number])
+    if not revision.path.is_file():
+        raise MigrateError(
+            f"{revision.schema_path} has no revision file {revision.path.name} beside it; "
+            "restore it from version control, or delete the schema file."
+        )
+    return revision
+
+
+def stored_schema(revision: Revision | None) -> Schema:
+    if revision is None:
+        return Schema()
+    try:
+        return Schema.model_validate_json(revision.schema_path.read_bytes())
+    except ValueError as exc:
+        raise MigrateError(
+            f"{revision.schema_path} cannot be read ({str(exc).splitlines()[0]}). Restore it "
+            "from version control: it records what revision "
+            f"{revision.id} made, and every later migration is computed from it."
+        ) from exc
+
+
+def make_migration(
+    project_root: Path,
+    message: str,
+    answers: Answers,
+    *,
+    allow_destructive: bool = False,
+    plan_only: bool = False,
+    ask: Callable[[Question], str | bool] | None = None,
+) -> MadeMigration:
+    """Diff the model against the latest revision and write the next one.
+
+    `ask` answers questions on a terminal; without it, an unanswered question
+    is an error naming the flag that answers it. Raises CompileError,
+    MigrateError or PlanError; writes nothing then.
+    """
+    new = lower_schema(compile_project(project_root).project)
+    previous = latest_revision(project_root)
+    old = stored_schema(previous)
+    plan = _plan_with_answers(old, new, answers, ask)
+    if not plan.operations or plan_only:
+        return MadeMigration(plan=plan, revision=None, previous=previous)
+    if plan.destructive and not allow_destructive:
+        steps = "\n".join(f"  - {op.description}" for op in plan.destructive)
+        raise MigrateError(
+            f"this migration would destroy data:\n{steps}\nIf that is intended, run again with "
+            "--allow-destructive (see what runs with --plan). If a field was renamed, declare "
+            '.renamed_from("old_name") on it instead.'
+        )
+    number = previous.number + 1 if previous else 1
+    folder = project_root / MIGRATIONS_DIR / VERSIONS
+    revision = Revision(number, folder / f"{number:04d}_{slug(message)}.py")
+    written = _write_revision(project_root, revision, previous, message, plan, new)
+    return MadeMigration(plan=plan, revision=revision, previous=previous, written=written)
+
+
+def _plan_with_answers(
+    old: Schema,
+    new: Schema,
+    answers: Answers,
+    ask: Callable[[Question], str | bool] | None,
+) -> Plan:
+    for _ in range(50):  # each round answers at least one question
+        try:
+            plan = plan_migration(old, new, answers)
+        except PlanError as exc:
+            raise MigrateError(str(exc)) from exc
+        if not plan.questions:
+            return plan
+        if ask is None:
+            asked = "\n".join(f"  - {q.prompt}\n    answer with {q.flag}" for q in plan.questions)
+            raise MigrateError(
+                "the model changed in ways only you can decide; nothing was written:\n"
+                f"{asked}\nRun on a terminal to be asked, or pass the flags."
+            )
+        answers = _answer(answers, plan.questions[0], ask(plan.questions[0]))
+    raise MigrateError("too many questions; answer them with flags instead.")
+
+
+def _answer(answers: Answers, question: Question, reply: str | bool) -> Answers:
+    if question.kind == "rename":
+        assert isinstance(question.key, tuple)
+        return Answers(
+            renames={**answers.renames, question.key: bool(reply)},
+            backfills=answers.backfills,
+            enum_maps=answers.enum_maps,
+        )
+    if question.kind == "backfill":
+        assert isinstance(question.key, str)
+        return Answers(
+            renames=answers.renames,
+            backfills={**answers.backfills, question.key: str(reply)},
+            enum_maps=answers.enum_maps,
+        )
+    assert isinstance(question.key, str) and isinstance(reply, str)
+    removed, _, target = reply.partition("=")
+    maps = {key: dict(value) for key, value in answers.enum_maps.items()}
+    maps.setdefault(question.key, {})[removed] = target
+    return Answers(renames=answers.renames, backfills=answers.backfills, enum_maps=maps)
+
+
+def _write_revision(
+    project_root: Path,
+    revision: Revision,
+    previous: Revision | None,
+    message: str,
+    plan: Plan,
+    schema: Schema,
+) -> tuple[Path, ...]:
+    """Schema first, revision file last: a revision file always has its schema."""
+    text = render_revision(
+        revision=revision.id,
+        down_revision=previous.id if previous else None,
+        message=message,
+        operations=plan.operations,
+        revision_file=revision.path.stem,
+    )
+    revision.path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    env = project_root / MIGRATIONS_DIR / "env.py"
+    if not env.exists():
+        _write_atomically(env, ENV_PY)
+        written.append(env)
+    _write_atomically(
+        revision.schema_path, schema.model_dump_json(indent=2, exclude_none=True) + "\n"
+    )
+    _write_atomically(revision.path, text)
+    return (*written, revision.schema_path, revision.path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def parse_answers(
+    renames: tuple[str, ...],
+    not_renames: tuple[str, ...],
+    backfills: tuple[str, ...],
+    enum_maps: tuple[str, ...],
+) -> Answers:
+    """Flags -> Answers. `--rename Invoice.note=notes`, `--rename Label=Tag`,
+    `--backfill Invoice.due_date=2026-01-31`, `--enum-map Invoice.status:void=draft`."""
+
+    def rename_pair(flag: str, value: str) -> tuple[str, str]:
+        old, sep, new = value.partition("=")
+        if not sep or not old or not new:
+            raise MigrateError(f"{flag} {value!r}: write OLD=NEW, e.g. Invoice.note=notes")
+        entity, dot, _ = old.rpartition(".")
+        return (old, f"{entity}.{new}" if dot else new)
+
+    decided = {rename_pair("--rename", v): True for v in renames}
+    decided.update({rename_pair("--no-rename", v): False for v in not_renames})
+    filled = {}
+    for value in backfills:
+        target, sep, fill = value.partition("=")
+        if not sep or "." not in target:
+            raise MigrateError(f"--backfill {value!r}: write Entity.field=VALUE")
+        filled[target] = fill
+    maps: dict[str, dict[str, str]] = {}
+    for value in enum_maps:
+        target, colon, mapping = value.partition(":")
+        old, sep, new = mapping.partition("=")
+        if not colon or not sep:
+            raise MigrateError(f"--enum-map {value!r}: write Entity.field:old=new")
+        maps.setdefault(target, {})[old] = new
+    return Answers(renames=decided, backfills=filled, enum_maps=maps)
