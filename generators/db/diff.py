@@ -251,7 +251,7 @@ class _Differ:
 
     def _diff_tables(self) -> None:
         self.operations += [ops.create_table(t) for t in self.created_tables]
-        self.operations += [ops.drop_table(t) for t in self.dropped_tables]
+        self.operations += [ops.drop_table(self.old, t) for t in self.dropped_tables]
         for old, new in self.tables:
             if old.name != new.name:
                 self.operations.append(ops.rename_table(old, new))

@@ -232,13 +232,20 @@ def create_table(table: Table) -> Operation:
     )
 
 
-def drop_table(table: Table) -> Operation:
+def drop_table(schema: Schema, table: Table) -> Operation:
+    """Drop `table` of `schema`; undoing it restores the table with its keys and indexes."""
+    restore = [ddl.create_table(table), *ddl.comments(table)]
+    restore += [
+        ddl.add_constraint(table, ddl.foreign_key_definition(schema, table, key))
+        for key in table.foreign_keys
+    ]
+    restore += [ddl.create_index(schema, i) for i in schema.indexes if i.table == table.uid]
     return Operation(
         DROP_TABLE,
         f"Drop table {table.name} and every row in it",
         INSTANT,
         (ddl.drop_table(table),),
-        (ddl.create_table(table), *ddl.comments(table)),
+        tuple(restore),
         destructive=True,
         risk="its rows are deleted; undoing it recreates the table empty",
         origin=table.origin,
@@ -274,6 +281,7 @@ def add_column(table: Table, column: Column, backfill: str | None) -> Operation:
     """Add a column; a required one without default gets `backfill` for existing rows."""
     name, table_name = quote(column.name), quote(table.name)
     drop = (f"ALTER TABLE {table_name} DROP COLUMN {name}",)
+    comment = (ddl.comment_on_column(table, column, column.comment),) if column.comment else ()
     if backfill is None or column.nullable or column.default is not None:
         rewrites = column.generated is not None
         return Operation(
@@ -283,7 +291,10 @@ def add_column(table: Table, column: Column, backfill: str | None) -> Operation:
             + (", required" if not column.nullable else "")
             + ")",
             REWRITE if rewrites else INSTANT,
-            (f"ALTER TABLE {table_name} ADD COLUMN {ddl.column_definition(table, column)}",),
+            (
+                f"ALTER TABLE {table_name} ADD COLUMN {ddl.column_definition(table, column)}",
+                *comment,
+            ),
             drop,
             risk="computes the value for every existing row" if rewrites else None,
             origin=column.origin,
@@ -298,6 +309,7 @@ def add_column(table: Table, column: Column, backfill: str | None) -> Operation:
             f"ALTER TABLE {table_name} ADD COLUMN {ddl.column_definition(table, nullable)}",
             f"UPDATE {table_name} SET {name} = {backfill}",
             f"ALTER TABLE {table_name} ALTER COLUMN {name} SET NOT NULL",
+            *comment,
         ),
         drop,
         risk="updates every existing row",
@@ -313,7 +325,10 @@ def drop_column(table: Table, column: Column) -> Operation:
         + (" (generated: nothing is lost)" if generated else " and its values"),
         INSTANT,
         (f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column.name)}",),
-        (f"ALTER TABLE {quote(table.name)} ADD COLUMN {ddl.column_definition(table, column)}",),
+        (
+            f"ALTER TABLE {quote(table.name)} ADD COLUMN {ddl.column_definition(table, column)}",
+            *((ddl.comment_on_column(table, column, column.comment),) if column.comment else ()),
+        ),
         destructive=not generated,
         risk=None
         if generated
@@ -338,20 +353,29 @@ def alter_column_type(
     table: Table, old: Column, new: Column, widening: bool, using: str | None = None
 ) -> Operation:
     table_name, name = quote(table.name), quote(new.name)
-    cast = using or f"{name}::{new.type}"
-    back = f"{name}::{old.type}"
     catalog_only = widening and _catalog_only(old.type, new.type)
+
+    def change(to: str, frm: str) -> str:
+        # Between text types, no USING: an explicit cast to varchar(n) silently
+        # truncates, while the implicit one refuses values that do not fit.
+        how = "" if _is_text(to) and _is_text(frm) else f" USING {using or f'{name}::{to}'}"
+        return f"ALTER TABLE {table_name} ALTER COLUMN {name} TYPE {to}{how}"
+
     return Operation(
         ALTER_COLUMN,
         f"Change the type of {table.name}.{new.name} from {old.type} to {new.type}"
         + ("" if widening else " (narrowing: values that do not fit make it fail)"),
         INSTANT if catalog_only else REWRITE,
-        (f"ALTER TABLE {table_name} ALTER COLUMN {name} TYPE {new.type} USING {cast}",),
-        (f"ALTER TABLE {table_name} ALTER COLUMN {name} TYPE {old.type} USING {back}",),
+        (change(new.type, old.type),),
+        (change(old.type, new.type),),
         destructive=not widening,
         risk=None if widening else "values that do not fit the new type stop the migration",
         origin=new.origin,
     )
+
+
+def _is_text(sql_type: str) -> bool:
+    return sql_type == "text" or sql_type.startswith("varchar")
 
 
 def _catalog_only(old: str, new: str) -> bool:

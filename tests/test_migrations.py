@@ -1,0 +1,453 @@
+"""Migrations on a real PostgreSQL: named before/after models, compared by catalog.
+
+For each pair: the migrations applied in order give exactly the schema that
+`schema.postgres.sql` of the after-model gives; down then up again ends in
+the same schema; and `gen migrate make` right after says there is nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cli.migrate import MigrateError, make_migration
+from compiler.compile import compile_project
+from generators.db import ddl
+from generators.db.diff import Answers
+from generators.db.lower import lower_schema
+from runtime.migrations import MigrationFailed, apply, down, status
+from tests import pg
+from tests.catalog import catalog, diff_catalogs
+from tests.conftest import MakeProject
+
+HEADER = "from compiler.dsl import *\n"
+MODEL = "domain/app.model.py"
+
+ITEM = """
+Item = entity("Item", fields={{
+    "name": text().required().max_length(50),
+    "quantity": integer().required().default(1),
+    "price": money().required().min(0),
+{extra}}})
+"""
+
+
+def item(extra: str = "") -> str:
+    return ITEM.format(extra=extra)
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    before: str
+    after: str
+    #: Phrases that must appear in the plan's descriptions (the kind of change seen).
+    expect: tuple[str, ...]
+    answers: Answers = field(default_factory=Answers)
+    destructive: bool = False
+
+
+STATUS = 'state(["draft", "sent"], initial="draft", transitions={"send": ("draft", "sent")})'
+STATUS3 = (
+    'state(["draft", "sent", "paid"], initial="draft", '
+    'transitions={"send": ("draft", "sent"), "pay": ("sent", "paid")})'
+)
+INVOICE = """
+Invoice = entity("Invoice", fields={{
+    "number": text().required(),
+    "status": {status},
+{extra}}}, actions={{{actions}}})
+"""
+
+
+def invoice(status: str = STATUS, extra: str = "", actions: str = '"send": action()') -> str:
+    return INVOICE.format(status=status, extra=extra, actions=actions)
+
+
+TAG = 'Tag = entity("Tag", fields={"name": text().required()})\n'
+
+PAIRS = [
+    Pair("add optional field", item(), item('    "note": text(),\n'), ("Add column item.note",)),
+    Pair(
+        "add required field with default",
+        item(),
+        item('    "rank": integer().required().default(5),\n'),
+        ("Add column item.rank (integer, required)",),
+    ),
+    Pair(
+        "add required field with backfill",
+        item(),
+        item('    "sku": text().required(),\n'),
+        ("filling existing rows with",),
+        Answers(backfills={"Item.sku": "unknown"}),
+    ),
+    Pair(
+        "drop field",
+        item('    "note": text(),\n'),
+        item(),
+        ("Drop column item.note",),
+        destructive=True,
+    ),
+    Pair(
+        "rename field with renamed_from",
+        item('    "note": text().max_length(20),\n'),
+        item('    "remark": text().max_length(20).renamed_from("note"),\n'),
+        ("Rename column item.note to remark",),
+    ),
+    Pair(
+        "rename field confirmed by flag",
+        item('    "note": text(),\n'),
+        item('    "memo": text(),\n'),
+        ("Rename column item.note to memo",),
+        Answers(renames={("Item.note", "Item.memo"): True}),
+    ),
+    Pair(
+        "rename entity with renamed_from",
+        item() + 'Line = entity("Line", fields={"item": ref("Item").required()})\n',
+        item()
+        .replace('entity("Item", fields', 'entity("Product", renamed_from="Item", fields')
+        .replace("Item =", "Product =")
+        + 'Line = entity("Line", fields={"item": ref("Product").required()})\n',
+        ("Rename table item to product", "Rename constraint pk_item on product to pk_product"),
+    ),
+    Pair(
+        "widen text",
+        item(),
+        item().replace("max_length(50)", "max_length(200)"),
+        ("from varchar(50) to varchar(200)",),
+    ),
+    Pair(
+        "drop max length",
+        item(),
+        item().replace(".max_length(50)", ""),
+        ("from varchar(50) to text",),
+    ),
+    Pair(
+        "integer to decimal",
+        item(),
+        item().replace(
+            '"quantity": integer().required().default(1)',
+            '"quantity": decimal(12, 2).required().default(1)',
+        ),
+        ("from integer to numeric(12, 2)",),
+    ),
+    Pair(
+        "narrow text",
+        item(),
+        item().replace("max_length(50)", "max_length(10)"),
+        ("narrowing",),
+        destructive=True,
+    ),
+    Pair(
+        "enum value added",
+        item('    "kind": enum(["a", "b"]),\n'),
+        item('    "kind": enum(["a", "x", "b"]),\n'),
+        ("Add 'x' to enum type item_kind",),
+    ),
+    Pair(
+        "enum value renamed",
+        item('    "kind": enum(["a", "b"]),\n'),
+        item('    "kind": enum(["a", "bee"]),\n'),
+        ("'b' to 'bee'",),
+        Answers(enum_maps={"Item.kind": {"b": "bee"}}),
+    ),
+    Pair(
+        "enum value removed with mapping",
+        item('    "kind": enum(["a", "b", "c"]).default("a"),\n'),
+        item('    "kind": enum(["a", "c"]).default("a"),\n'),
+        ("Replace enum type item_kind", "'b' -> 'a'"),
+        Answers(enum_maps={"Item.kind": {"b": "a"}}),
+        destructive=True,
+    ),
+    Pair(
+        "state value added",
+        invoice(),
+        invoice(STATUS3, actions='"send": action(), "pay": action()'),
+        ("Add 'paid' to enum type invoice_status",),
+    ),
+    Pair(
+        "ref added",
+        item() + TAG,
+        item('    "tag": ref("Tag"),\n') + TAG,
+        ("Add column item.tag_id", "Add foreign key fk_item_tag_id"),
+    ),
+    Pair(
+        "ref on_delete changed",
+        item('    "tag": ref("Tag"),\n') + TAG,
+        item('    "tag": ref("Tag").on_delete("cascade"),\n') + TAG,
+        ("Drop foreign key fk_item_tag_id", "(on delete CASCADE)"),
+    ),
+    Pair(
+        "ref required to optional",
+        item('    "tag": ref("Tag").required(),\n') + TAG,
+        item('    "tag": ref("Tag"),\n') + TAG,
+        ("Make item.tag_id optional",),
+    ),
+    Pair(
+        "many to many added",
+        item() + TAG,
+        item('    "tags": many_to_many("Tag"),\n') + TAG,
+        ("Create table item_tag",),
+    ),
+    Pair(
+        "many to many removed",
+        item('    "tags": many_to_many("Tag"),\n') + TAG,
+        item() + TAG,
+        ("Drop table item_tag",),
+        destructive=True,
+    ),
+    Pair(
+        "one to one added",
+        item() + TAG,
+        item('    "label": one(ref("Tag")),\n') + TAG,
+        ("Create unique index uq_item_label_id on item concurrently",),
+    ),
+    Pair(
+        "index added concurrently",
+        item(),
+        item().replace("})\n", '}, indexes=[index("name")])\n'),
+        ("Create index ix_item_name on item concurrently",),
+    ),
+    Pair(
+        "composite unique index added",
+        item(),
+        item().replace("})\n", '}, indexes=[index("name", "quantity").unique()])\n'),
+        ("Create unique index uq_item_name_quantity",),
+    ),
+    Pair(
+        "partial index added",
+        item(),
+        item().replace("})\n", '}, indexes=[index("name").where(F("quantity") > 0)])\n'),
+        ("ix_item_name_partial",),
+    ),
+    Pair(
+        "gin index on text",
+        item(),
+        item().replace("})\n", '}, indexes=[index("name", using="gin")])\n'),
+        ("Install the pg_trgm extension", "ix_item_name"),
+    ),
+    Pair(
+        "index removed",
+        item().replace("})\n", '}, indexes=[index("name")])\n'),
+        item(),
+        ("Drop index ix_item_name",),
+    ),
+    Pair(
+        "checks added and changed",
+        item(),
+        item().replace("min(0)", "min(1).max(1000)"),
+        ("Drop check ck_item_price_min", "Add check ck_item_price_max"),
+    ),
+    Pair(
+        "pattern added",
+        item(),
+        item('    "code": text().pattern(r"^[A-Z]+$"),\n'),
+        ("Add column item.code",),
+    ),
+    Pair(
+        "tenancy switched on",
+        item(),
+        item().replace('entity("Item", fields', 'entity("Item", tenant=True, fields'),
+        ("Add required column item.tenant_id", "Add foreign key fk_item_tenant_id"),
+        Answers(backfills={"Item.tenant": "00000000-0000-0000-0000-000000000000"}),
+    ),
+    Pair(
+        "computed field added",
+        item(),
+        item('    "total": money().computed(F("quantity") * F("price")),\n'),
+        ("Add column item.total (numeric(19, 4), generated)",),
+    ),
+    Pair(
+        "computed expression changed",
+        item('    "total": money().computed(F("quantity") * F("price")),\n'),
+        item('    "total": money().computed(F("quantity") * F("price") * 2),\n'),
+        ("Drop column item.total (generated: nothing is lost)", "Add column item.total"),
+    ),
+    Pair(
+        "type change under a generated column",
+        item('    "total": money().computed(F("quantity") * F("price")),\n'),
+        item('    "total": money().computed(F("quantity") * F("price")),\n').replace(
+            '"quantity": integer().required().default(1)',
+            '"quantity": decimal(12, 2).required().default(1)',
+        ),
+        ("from integer to numeric(12, 2)", "Drop column item.total"),
+    ),
+    Pair("entity added", item(), item() + TAG, ("Create table tag",)),
+    Pair("entity removed", item() + TAG, item(), ("Drop table tag",), destructive=True),
+    Pair(
+        "optional to required with default",
+        item('    "note": text(),\n'),
+        item('    "note": text().required().default("none"),\n'),
+        ("Make item.note required, filling empty values with",),
+    ),
+    Pair(
+        "doc and help changed",
+        item('    "note": text(),\n'),
+        item('    "note": text().help("Anything worth knowing"),\n').replace(
+            'entity("Item", fields', 'entity("Item", doc="Things we sell.", fields'
+        ),
+        ("Set the comment of table item", "Set the comment of item.note"),
+    ),
+    Pair(
+        "polymorphic ref added",
+        item() + TAG,
+        item('    "about": ref(["Tag", "Item"]),\n') + TAG,
+        ("Add column item.about_type", "Add check ck_item_about_id_type"),
+    ),
+]
+
+
+@pytest.fixture
+def second_db(pg_admin_url: str) -> Iterator[str]:
+    url = pg.create_database(pg_admin_url)
+    yield url
+    pg.drop_database(pg_admin_url, url)
+
+
+def write_model(root: Path, source: str) -> None:
+    (root / MODEL).write_text(HEADER + source, encoding="utf-8")
+
+
+def ddl_catalog(root: Path, url: str) -> dict[str, object]:
+    """The catalog of a database built from `schema.postgres.sql` of the current model."""
+    schema = lower_schema(compile_project(root).project)
+    with pg.connect(url) as conn:
+        conn.execute(ddl.script([s for s, _ in ddl.schema_statements(schema)]))  # type: ignore[arg-type]
+    return catalog(url)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p.id for p in PAIRS])
+def test_migrations_reach_the_schema_of_the_model(
+    pair: Pair, make_project: MakeProject, fresh_db: str, second_db: str
+) -> None:
+    root = make_project({MODEL: HEADER + pair.before})
+    assert make_migration(root, "before", Answers()).revision is not None
+    apply(root, fresh_db)
+    before = catalog(fresh_db)
+
+    write_model(root, pair.after)
+    made = make_migration(root, "after", pair.answers, allow_destructive=pair.destructive)
+    assert made.revision is not None
+    described = "\n".join(op.description for op in made.plan.operations)
+    for phrase in pair.expect:
+        assert phrase in described, f"{phrase!r} not in the plan:\n{described}"
+    assert (
+        not [op for op in made.plan.operations if "Drop table" in op.description]
+        or pair.destructive
+    )
+
+    apply(root, fresh_db)
+    expected = ddl_catalog(root, second_db)
+    assert diff_catalogs(catalog(fresh_db), expected) == []
+    down(root, fresh_db, 1)
+    assert diff_catalogs(catalog(fresh_db), before) == []
+    apply(root, fresh_db)
+    assert diff_catalogs(catalog(fresh_db), expected) == []
+    again = make_migration(root, "again", Answers())
+    assert again.revision is None and again.plan.operations == ()
+
+
+def test_there_are_at_least_25_named_pairs() -> None:
+    assert len({p.id for p in PAIRS}) == len(PAIRS) >= 25
+
+
+# Data survives -----------------------------------------------------------------------------
+
+
+def rows(url: str, query: str) -> list[tuple[object, ...]]:
+    with pg.connect(url) as conn:
+        return list(conn.execute(query).fetchall())  # type: ignore[arg-type]
+
+
+def test_rows_survive_renames_widening_and_enum_renames(
+    make_project: MakeProject, fresh_db: str
+) -> None:
+    before = item('    "note": text().max_length(20),\n    "kind": enum(["a", "b"]),\n')
+    root = make_project({MODEL: HEADER + before})
+    make_migration(root, "before", Answers())
+    apply(root, fresh_db)
+    with pg.connect(fresh_db) as conn:
+        conn.execute(
+            "INSERT INTO item (name, quantity, price, note, kind) VALUES "
+            "('bolt', 3, 1.50, 'steel', 'b'), ('nut', 7, 0.25, NULL, 'a')"
+        )
+    after = item(
+        '    "remark": text().max_length(200).renamed_from("note"),\n'
+        '    "kind": enum(["a", "bee"]),\n'
+    )
+    after = after.replace('entity("Item", fields', 'entity("Part", renamed_from="Item", fields')
+    write_model(root, after)
+    made = make_migration(root, "rename", Answers(enum_maps={"Part.kind": {"b": "bee"}}))
+    described = "\n".join(op.description for op in made.plan.operations)
+    assert "Rename table item to part" in described and "Drop" not in described
+    apply(root, fresh_db)
+    assert rows(
+        fresh_db, "SELECT name, quantity, price, remark, kind::text FROM part ORDER BY name"
+    ) == [
+        ("bolt", 3, pytest.approx(1.5), "steel", "bee"),
+        ("nut", 7, pytest.approx(0.25), None, "a"),
+    ]
+
+
+# Refusals write nothing ----------------------------------------------------------------------
+
+
+def versions(root: Path) -> list[str]:
+    folder = root / "migrations" / "versions"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        (item('    "memo": text(),\n'), "--rename Item.note=memo"),
+        (
+            item('    "note": text(),\n    "sku": text().required(),\n'),
+            "--backfill Item.sku=<value>",
+        ),
+        (item(), "--allow-destructive"),
+    ],
+    ids=["ambiguous rename", "required without default", "destructive"],
+)
+def test_undecided_changes_are_errors_and_write_nothing(
+    make_project: MakeProject, after: str, message: str
+) -> None:
+    root = make_project({MODEL: HEADER + item('    "note": text(),\n')})
+    make_migration(root, "before", Answers())
+    written = versions(root)
+    write_model(root, after)
+    with pytest.raises(MigrateError, match=message.replace("<", ".").replace(">", ".")):
+        make_migration(root, "after", Answers())
+    assert versions(root) == written
+
+
+def test_a_failing_migration_rolls_back_and_names_the_operation(
+    make_project: MakeProject, fresh_db: str
+) -> None:
+    root = make_project({MODEL: HEADER + item()})
+    make_migration(root, "before", Answers())
+    apply(root, fresh_db)
+    with pg.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO item (name, price) VALUES ('a very long name indeed', 1)")
+    before = catalog(fresh_db)
+    write_model(root, item('    "note": text(),\n').replace("max_length(50)", "max_length(5)"))
+    make_migration(root, "narrow", Answers(), allow_destructive=True)
+    with pytest.raises(MigrationFailed) as failed:
+        apply(root, fresh_db)
+    message = str(failed.value)
+    assert "operation" in message and "from varchar(50) to varchar(5)" in message
+    assert "value too long" in message
+    assert diff_catalogs(catalog(fresh_db), before) == [], "the note column must not be there"
+    assert [s.applied for s in status(root, fresh_db)] == [True, False]
+
+
+def test_the_example_schema_applies_to_an_empty_database_and_matches_its_migration(
+    example_copy: Path, fresh_db: str, second_db: str
+) -> None:
+    made = make_migration(example_copy, "initial", Answers())
+    assert made.revision is not None
+    apply(example_copy, fresh_db)
+    assert diff_catalogs(catalog(fresh_db), ddl_catalog(example_copy, second_db)) == []
