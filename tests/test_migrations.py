@@ -451,3 +451,39 @@ def test_the_example_schema_applies_to_an_empty_database_and_matches_its_migrati
     assert made.revision is not None
     apply(example_copy, fresh_db)
     assert diff_catalogs(catalog(fresh_db), ddl_catalog(example_copy, second_db)) == []
+
+
+# The command ------------------------------------------------------------------------------------
+
+
+def test_gen_migrate_on_the_command_line(example_copy: Path, fresh_db: str) -> None:
+    from tests.test_cli import gen
+
+    project = ("--project", str(example_copy))
+    planned = gen(*project, "migrate", "make", "--plan")
+    assert planned.exit_code == 0, planned.output
+    assert "Create table invoice (" in planned.output and "lock: none (new table)" in planned.output
+    assert "plan only: nothing written" in planned.output
+    assert not (example_copy / "migrations").exists()
+
+    made = gen(*project, "migrate", "make", "-m", "Initial schema")
+    assert made.exit_code == 0, made.output
+    assert "Wrote revision 0001" in made.output
+    assert (example_copy / "migrations/versions/0001_initial_schema.py").is_file()
+
+    unchanged = gen(*project, "migrate", "make")
+    assert unchanged.exit_code == 0 and unchanged.output.startswith("No changes")
+    assert versions(example_copy) == ["0001_initial_schema.py", "0001_initial_schema.schema.json"]
+
+    database = ("--database", fresh_db)
+    assert "0001  pending" in gen(*project, "migrate", "status", *database).output
+    assert "applied 0001" in gen(*project, "migrate", "apply", *database).output
+    assert "0001  applied" in gen(*project, "migrate", "status", *database).output
+    assert "undid 0001" in gen(*project, "migrate", "down", *database).output
+
+    model = example_copy / "domain" / "catalog.model.py"
+    model.write_text(model.read_text().replace('"description": text().optional(),\n', ""))
+    refused = gen(*project, "migrate", "make")
+    assert refused.exit_code == 1
+    assert "Drop column product.description" in refused.output
+    assert "--allow-destructive" in refused.output

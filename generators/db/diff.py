@@ -289,7 +289,7 @@ class _Differ:
             return
         old_type = self._translated_type(old.type)
         if old_type != new.type and not self._enum_type_handled(old_type, new.type):
-            widening = _is_widening(old_type, new.type)
+            widening = is_widening(old_type, new.type)
             self.operations.append(
                 ops.alter_column_type(table, old.replace(type=old_type), new, widening)
             )
@@ -579,7 +579,7 @@ def _index_signature(index: Index) -> tuple[object, ...]:
 _INTEGERS = ("smallint", "integer", "bigint")
 
 
-def _is_widening(old: str, new: str) -> bool:
+def is_widening(old: str, new: str) -> bool:
     """True when every value of `old` fits `new` unchanged."""
     if new == "text":
         return old == "text" or old.startswith("varchar") or old in ("uuid", *_INTEGERS)
