@@ -1,10 +1,13 @@
-"""Shared fixtures: throwaway projects and a private copy of the invoices example."""
+"""Shared fixtures: throwaway projects, a private copy of the invoices example and
+throwaway PostgreSQL databases.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,38 @@ def example_copy(tmp_path: Path) -> Path:
         EXAMPLE, target, ignore=shutil.ignore_patterns(".gen", "generated", "__pycache__")
     )
     return target
+
+
+# PostgreSQL: one server per session (see tests/pg.py for how it is chosen), one
+# throwaway database per test.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "embedded_pg: starts the bundled PostgreSQL through pgserver; never skipped, in CI too",
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a server the tests may create databases on; skip (fail in CI) without one."""
+    from tests import pg  # psycopg and SQLAlchemy load only when a test needs a database
+
+    url, tried = pg.find_server(tmp_path_factory.mktemp("pg"))
+    if url is not None:
+        return url
+    message = "no PostgreSQL server for the tests; tried " + "; ".join(tried)
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("CI") == "true":
+        pytest.fail(message + ". Set TEST_DATABASE_URL to a server that allows CREATE DATABASE.")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def fresh_db(pg_admin_url: str) -> Iterator[str]:
+    """The postgresql+psycopg:// URL of a new, empty database, dropped after the test."""
+    from tests import pg
+
+    url = pg.create_database(pg_admin_url)
+    yield url
+    pg.drop_database(pg_admin_url, url)
