@@ -227,7 +227,7 @@ PAIRS = [
         "gin index on text",
         item(),
         item().replace("})\n", '}, indexes=[index("name", using="gin")])\n'),
-        ("Install the pg_trgm extension", "ix_item_name"),
+        ("Create index ix_item_name on item concurrently",),
     ),
     Pair(
         "index removed",

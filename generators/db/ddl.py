@@ -13,6 +13,7 @@ from generators.db.schema import (
     EnumType,
     ForeignKey,
     Index,
+    IndexElement,
     Schema,
     Table,
     literal,
@@ -86,15 +87,17 @@ def drop_constraint(table: Table, name: str) -> str:
 
 def create_index(schema: Schema, index: Index, concurrently: bool = False) -> str:
     table = schema.table(index.table)
-    elements = ", ".join(
-        quote(table.column_names[e.column]) + (f" {e.opclass}" if e.opclass else "")
-        for e in index.elements
-    )
+    elements = ", ".join(_index_element(table, e) for e in index.elements)
     unique = "UNIQUE " if index.unique else ""
     how = "CONCURRENTLY IF NOT EXISTS " if concurrently else ""
     using = f" USING {index.using}" if index.using != "btree" else ""
     where = f" WHERE {index.where.render(table.column_names)}" if index.where is not None else ""
     return f"CREATE {unique}INDEX {how}{quote(index.name)} ON {quote(table.name)}{using} ({elements}){where}"
+
+
+def _index_element(table: Table, element: IndexElement) -> str:
+    column = quote(table.column_names[element.column])
+    return f"to_tsvector('simple'::regconfig, {column})" if element.of == "words" else column
 
 
 def drop_index(index: Index, concurrently: bool = False) -> str:

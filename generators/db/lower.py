@@ -40,7 +40,6 @@ from generators.db.schema import (
 from generators.db.sql_expr import to_sql
 
 MONEY_TYPE = "numeric(19, 4)"
-TRIGRAM_OPCLASS = "gin_trgm_ops"
 
 _SCALAR_SQL: dict[str, str] = {
     "uuid": "uuid",
@@ -65,13 +64,7 @@ def lower_schema(project: ir.Project) -> Schema:
     lowering = _Lowering(project)
     tables = [lowering.entity_table(entity) for entity in project.entities]
     tables += [lowering.join_table(join) for join in project.join_tables]
-    uses_trigrams = any(
-        element.opclass == TRIGRAM_OPCLASS
-        for index in lowering.indexes
-        for element in index.elements
-    )
     return Schema(
-        extensions=("pg_trgm",) if uses_trigrams else (),
         enums=tuple(lowering.enums),
         tables=tuple(tables),
         indexes=tuple(lowering.indexes),
@@ -384,8 +377,8 @@ def _index(
     for name in index.columns:
         uid = column_uids[name]
         text_like = types[uid] == "text" or types[uid].startswith("varchar")
-        opclass = TRIGRAM_OPCLASS if index.using == "gin" and text_like else None
-        elements.append(IndexElement(column=uid, opclass=opclass))
+        words = index.using == "gin" and text_like
+        elements.append(IndexElement(column=uid, of="words" if words else "value"))
     where = to_sql(index.where, _column_of(entity)) if index.where is not None else None
     origin = f"{entity.name}.{index.fields[0]}" if index.origin == "field" else entity.name
     return Index(

@@ -85,8 +85,10 @@ class Check(Node):
 
 class IndexElement(Node):
     column: str
-    #: An operator class, e.g. gin_trgm_ops for trigram search on text.
-    opclass: str | None = None
+    #: "words": index the column's words (`to_tsvector('simple', column)`), which is
+    #: how a gin index on text is built: it needs no extension, so it works on
+    #: every PostgreSQL, the embedded one included.
+    of: Literal["value", "words"] = "value"
 
 
 class Index(Node):
