@@ -487,3 +487,18 @@ def test_gen_migrate_on_the_command_line(example_copy: Path, fresh_db: str) -> N
     assert refused.exit_code == 1
     assert "Drop column product.description" in refused.output
     assert "--allow-destructive" in refused.output
+
+
+@pytest.mark.embedded_pg
+def test_the_example_migrates_on_the_embedded_database(example_copy: Path) -> None:
+    """The newcomer's path: no server, no url; `gen migrate apply` uses pgserver."""
+    from runtime.database import embedded_database
+    from tests.test_cli import gen
+
+    assert gen("--project", str(example_copy), "migrate", "make", "-m", "initial").exit_code == 0
+    applied = gen("--project", str(example_copy), "migrate", "apply")
+    assert applied.exit_code == 0, applied.output
+    assert "applied 0001" in applied.output
+    url = embedded_database(example_copy)
+    assert [s.applied for s in status(example_copy, url)] == [True]
+    assert rows(url, "SELECT count(*) FROM invoice") == [(0,)]
