@@ -200,12 +200,12 @@ class _Differ:
         if not moved and list(after_renames) == kept_order:
             if still_added:
                 current = old.replace(name=new.name, values=after_renames)
-                uses = self._enum_uses(self.new, new, self.old)
+                uses = self._enum_uses(self.new, new)
                 self.operations.append(ops.add_enum_values(current, new, still_added, uses))
             return
         current = old.replace(name=new.name, values=after_renames)
         self.operations.append(
-            ops.replace_enum(current, new, moved, self._enum_uses(self.new, new, self.old))
+            ops.replace_enum(current, new, moved, self._enum_uses(self.new, new))
         )
 
     def _ask_enum_mapping(self, enum: EnumType, unmapped: list[str], added: list[str]) -> None:
@@ -222,9 +222,12 @@ class _Differ:
                 )
             )
 
-    def _enum_uses(self, schema: Schema, enum: EnumType, old_schema: Schema) -> list[Uses]:
-        """Columns of `enum`'s type while the migration runs: the new ones, and old ones
-        that are dropped later in the same migration."""
+    def _enum_uses(self, schema: Schema, enum: EnumType) -> list[Uses]:
+        """Columns of `enum`'s type in `schema`, with what blocks changing their type.
+
+        Limitation: a column of the type that this same migration drops is not
+        converted (drop it in a migration of its own first).
+        """
         found = []
         for table in schema.tables:
             for column in table.columns:
