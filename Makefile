@@ -35,6 +35,13 @@ format: setup
 bench: setup
 	$(BIN)/python -m bench.compile_speed
 
+# Issue 3: `gen migrate make` beside Django's makemigrations and Alembic's autogenerate
+# (Django comes from the bench extra; a PostgreSQL server is needed, see the module).
+.PHONY: bench-migrate
+bench-migrate: setup
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
+	$(BIN)/python -m bench.migrate_compare
+
 # Re-pin the example snapshots after an intended change of generated output.
 snapshots: setup
 	$(BIN)/pytest -q --snapshot-update
