@@ -9,6 +9,7 @@ question is left unanswered, or when a destructive step is not allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -156,23 +157,15 @@ def _plan_with_answers(
 def _answer(answers: Answers, question: Question, reply: str | bool) -> Answers:
     if question.kind == "rename":
         assert isinstance(question.key, tuple)
-        return Answers(
-            renames={**answers.renames, question.key: bool(reply)},
-            backfills=answers.backfills,
-            enum_maps=answers.enum_maps,
-        )
+        return dataclasses.replace(answers, renames={**answers.renames, question.key: bool(reply)})
+    assert isinstance(question.key, str)
     if question.kind == "backfill":
-        assert isinstance(question.key, str)
-        return Answers(
-            renames=answers.renames,
-            backfills={**answers.backfills, question.key: str(reply)},
-            enum_maps=answers.enum_maps,
+        return dataclasses.replace(
+            answers, backfills={**answers.backfills, question.key: str(reply)}
         )
-    assert isinstance(question.key, str) and isinstance(reply, str)
-    removed, _, target = reply.partition("=")
-    maps = {key: dict(value) for key, value in answers.enum_maps.items()}
-    maps.setdefault(question.key, {})[removed] = target
-    return Answers(renames=answers.renames, backfills=answers.backfills, enum_maps=maps)
+    removed, _, target = str(reply).partition("=")
+    mapping = {**answers.enum_maps.get(question.key, {}), removed: target}
+    return dataclasses.replace(answers, enum_maps={**answers.enum_maps, question.key: mapping})
 
 
 def _write_revision(

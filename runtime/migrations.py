@@ -124,9 +124,13 @@ def _build_index(connection: Connection, revision: str, operation: Operation, to
         ) from failed
 
 
+def _has_progress_table(connection: Connection) -> bool:
+    found = connection.execute(text("SELECT to_regclass(:name)"), {"name": PROGRESS_TABLE})
+    return found.scalar() is not None
+
+
 def _committed_earlier(connection: Connection, revision: str) -> bool:
-    exists = connection.execute(text("SELECT to_regclass(:name)"), {"name": PROGRESS_TABLE})
-    if exists.scalar() is None:
+    if not _has_progress_table(connection):
         return False
     found = connection.execute(
         text(f"SELECT 1 FROM {PROGRESS_TABLE} WHERE revision = :r"), {"r": revision}
@@ -142,7 +146,7 @@ def _remember_committed(connection: Connection, revision: str) -> None:
 
 
 def _forget_committed(connection: Connection, revision: str) -> None:
-    if connection.execute(text("SELECT to_regclass(:n)"), {"n": PROGRESS_TABLE}).scalar():
+    if _has_progress_table(connection):
         connection.execute(
             text(f"DELETE FROM {PROGRESS_TABLE} WHERE revision = :r"), {"r": revision}
         )
@@ -255,7 +259,7 @@ def status(project_root: Path, url: str) -> list[RevisionState]:
         for head in current:
             applied.update(s.revision for s in scripts.iterate_revisions(head, "base"))
         partial = set()
-        if connection.execute(text("SELECT to_regclass(:n)"), {"n": PROGRESS_TABLE}).scalar():
+        if _has_progress_table(connection):
             partial = {
                 r for (r,) in connection.execute(text(f"SELECT revision FROM {PROGRESS_TABLE}"))
             }

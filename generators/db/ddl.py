@@ -21,10 +21,6 @@ from generators.db.schema import (
 )
 
 
-def create_extension(name: str) -> str:
-    return f"CREATE EXTENSION IF NOT EXISTS {quote(name)}"
-
-
 def create_enum(enum: EnumType) -> str:
     values = ", ".join(literal(v) for v in enum.values)
     return f"CREATE TYPE {quote(enum.name)} AS ENUM ({values})"
@@ -127,8 +123,7 @@ def schema_statements(schema: Schema) -> list[tuple[str, str]]:
     Types first, then tables with their comments, then foreign keys (once every
     table exists: references may point forwards or in cycles), then indexes.
     """
-    found = [(create_extension(name), "project") for name in schema.extensions]
-    found += [(create_enum(enum), enum.origin) for enum in schema.enums]
+    found = [(create_enum(enum), enum.origin) for enum in schema.enums]
     for table in schema.tables:
         found.append((create_table(table), table.origin))
         found += [(statement, table.origin) for statement in comments(table)]

@@ -104,7 +104,6 @@ class _Differ:
         self._match_tables()
         for old, new in self.tables:
             self._match_columns(old, new)
-        self._diff_extensions()
         self._diff_enums()
         self._diff_tables()
         self._diff_constraints()
@@ -145,25 +144,7 @@ class _Differ:
             self.uid[old_column.uid] = new_column.uid
             self.kept_columns[new_column.uid] = old_column
 
-    # Extensions and enums -------------------------------------------------------------
-
-    def _diff_extensions(self) -> None:
-        for name in self.new.extensions:
-            if name not in self.old.extensions:
-                self.operations.append(ops.create_extension(name))
-        for name in self.old.extensions:
-            if name not in self.new.extensions:
-                undo = ops.create_extension(name)
-                self.operations.append(
-                    dataclasses.replace(
-                        undo,
-                        stage=ops.DROP_TYPE,
-                        description=f"Remove the {name} extension (no index uses it any more)",
-                        lock=ops.INSTANT,
-                        forwards=undo.backwards or (),
-                        backwards=undo.forwards,
-                    )
-                )
+    # Enums -------------------------------------------------------------
 
     def _diff_enums(self) -> None:
         def old_key(enum: EnumType) -> str:
@@ -210,7 +191,7 @@ class _Differ:
 
     def _ask_enum_mapping(self, enum: EnumType, unmapped: list[str], added: list[str]) -> None:
         for value in unmapped:
-            choices = [v for v in enum.values]
+            choices = list(enum.values)
             hint = f" (maybe renamed to {' or '.join(repr(a) for a in added)})" if added else ""
             self.questions.append(
                 Question(

@@ -458,28 +458,48 @@ def drop_expression(table: Table, column: Column) -> Operation:
 
 
 def add_check(table: Table, check: Check, existing_table: bool) -> Operation:
-    definition = ddl.check_definition(table, check)
-    drop = (ddl.drop_constraint(table, check.name),)
+    return _add_constraint(
+        table,
+        check.name,
+        ddl.check_definition(table, check),
+        f"Add check {check.name} on {table.name}: {check.meaning}",
+        "fails if an existing row breaks the rule",
+        check.origin,
+        existing_table,
+    )
+
+
+def _add_constraint(
+    table: Table,
+    name: str,
+    definition: str,
+    description: str,
+    risk: str,
+    origin: str,
+    existing_table: bool,
+) -> Operation:
+    """On an existing table: add it NOT VALID, then validate (a shorter exclusive lock)."""
+    drop = (ddl.drop_constraint(table, name),)
     if not existing_table:
         return Operation(
             ADD_CONSTRAINT,
-            f"Add check {check.name} on {table.name}: {check.meaning}",
+            description,
             NEW_TABLE,
             (ddl.add_constraint(table, definition),),
             drop,
-            origin=check.origin,
+            origin=origin,
         )
     return Operation(
         ADD_CONSTRAINT,
-        f"Add check {check.name} on {table.name}: {check.meaning}",
+        description,
         VALIDATE,
         (
             ddl.add_constraint(table, definition + " NOT VALID"),
-            f"ALTER TABLE {quote(table.name)} VALIDATE CONSTRAINT {quote(check.name)}",
+            f"ALTER TABLE {quote(table.name)} VALIDATE CONSTRAINT {quote(name)}",
         ),
         drop,
-        risk="fails if an existing row breaks the rule",
-        origin=check.origin,
+        risk=risk,
+        origin=origin,
     )
 
 
@@ -495,29 +515,16 @@ def drop_check(table: Table, check: Check) -> Operation:
 
 
 def add_foreign_key(schema: Schema, table: Table, key: ForeignKey, existing: bool) -> Operation:
-    definition = ddl.foreign_key_definition(schema, table, key)
     target = schema.table(key.target_table).name
-    drop = (ddl.drop_constraint(table, key.name),)
-    if not existing:
-        return Operation(
-            ADD_CONSTRAINT,
-            f"Add foreign key {key.name}: {table.name} -> {target}",
-            NEW_TABLE,
-            (ddl.add_constraint(table, definition),),
-            drop,
-            origin=key.origin,
-        )
-    return Operation(
-        ADD_CONSTRAINT,
-        f"Add foreign key {key.name}: {table.name} -> {target} (on delete {key.on_delete})",
-        VALIDATE,
-        (
-            ddl.add_constraint(table, definition + " NOT VALID"),
-            f"ALTER TABLE {quote(table.name)} VALIDATE CONSTRAINT {quote(key.name)}",
-        ),
-        drop,
-        risk="fails if an existing row points at a missing row",
-        origin=key.origin,
+    return _add_constraint(
+        table,
+        key.name,
+        ddl.foreign_key_definition(schema, table, key),
+        f"Add foreign key {key.name}: {table.name} -> {target}"
+        + (f" (on delete {key.on_delete})" if existing else ""),
+        "fails if an existing row points at a missing row",
+        key.origin,
+        existing,
     )
 
 
@@ -589,15 +596,4 @@ def rename_index(old: Index, new: Index) -> Operation:
         (f"ALTER INDEX {quote(old.name)} RENAME TO {quote(new.name)}",),
         (f"ALTER INDEX {quote(new.name)} RENAME TO {quote(old.name)}",),
         origin=new.origin,
-    )
-
-
-def create_extension(name: str) -> Operation:
-    return Operation(
-        CREATE_TYPE,
-        f"Install the {name} extension",
-        NEW_TABLE,
-        (ddl.create_extension(name),),
-        (f"DROP EXTENSION IF EXISTS {quote(name)}",),
-        origin="project",
     )

@@ -130,7 +130,6 @@ class Table(Node):
 
 class Schema(Node):
     db_schema_version: Literal[1] = DB_SCHEMA_VERSION
-    extensions: tuple[str, ...] = ()
     enums: tuple[EnumType, ...] = ()
     tables: tuple[Table, ...] = ()
     indexes: tuple[Index, ...] = ()
