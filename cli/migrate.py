@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.compile import compile_project
+from compiler.compile import fewer_gc_pauses
+from compiler.ir_cache import compile_or_reuse
 from generators.db.diff import Answers, Plan, PlanError, Question, plan_migration
 from generators.db.lower import lower_schema
 from generators.db.revision import render_revision, slug
 from generators.db.schema import Schema
-from runtime.migrations import ENV_PY, MIGRATIONS_DIR
+from runtime.layout import ENV_PY, MIGRATIONS_DIR
 
 VERSIONS = "versions"
 _NUMBERED = re.compile(r"^(\d{4})_.*\.schema\.json$")
@@ -111,10 +112,13 @@ def make_migration(
     is an error naming the flag that answers it. Raises CompileError,
     MigrateError or PlanError; writes nothing then.
     """
-    new = lower_schema(compile_project(project_root).project)
+    compiled = compile_or_reuse(project_root)
     previous = latest_revision(project_root)
-    old = stored_schema(previous)
-    plan = _plan_with_answers(old, new, answers, ask)
+    with fewer_gc_pauses():
+        new = lower_schema(compiled.project)
+        old = stored_schema(previous)
+        plan = _plan_with_answers(old, new, answers, ask)
+    compiled.save()
     if not plan.operations or plan_only:
         return MadeMigration(plan=plan, revision=None, previous=previous)
     if plan.destructive and not allow_destructive:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.compile import Compiled, compile_project, fewer_gc_pauses
+from compiler import ir
+from compiler.compile import fewer_gc_pauses
+from compiler.ir_cache import compile_or_reuse
 from generators.base import Artifact
 from generators.registry import load_generators, run_generators
 from hookfs.writer import WriteReport, write_snapshot
@@ -13,21 +16,23 @@ from hookfs.writer import WriteReport, write_snapshot
 
 @dataclass(frozen=True)
 class Built:
-    compiled: Compiled
+    project: ir.Project
     artifacts: list[Artifact]
+    #: Keeps the compile's caches (IR, bytecode); only once the run succeeded.
+    save_caches: Callable[[], None]
 
 
 def build(project_dir: Path) -> Built:
     """Compile and generate in memory; raises CompileError or GeneratorError."""
     with fewer_gc_pauses():
-        compiled = compile_project(project_dir)
+        compiled = compile_or_reuse(project_dir)
         artifacts = run_generators(compiled.project, load_generators())
-    return Built(compiled=compiled, artifacts=artifacts)
+    return Built(compiled.project, artifacts, compiled.save)
 
 
 def generate(project_dir: Path, message: str = "gen generate") -> tuple[Built, WriteReport]:
     """Build, then write one snapshot and mirror it. Nothing is written on failure."""
     built = build(project_dir)
     report = write_snapshot(project_dir, built.artifacts, message)
-    built.compiled.loaded.bytecode.save()
+    built.save_caches()
     return built, report

@@ -24,8 +24,9 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from runtime.layout import MIGRATIONS_DIR
+
 PROGRESS_TABLE = "reframe_migration_progress"
-MIGRATIONS_DIR = "migrations"
 
 
 @dataclass(frozen=True)
@@ -175,18 +176,6 @@ def _configure_and_run(context: Any, connection: Connection) -> None:
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
-
-
-ENV_PY = '''"""Alembic environment of this project's migrations (written by `gen migrate make`).
-
-Run them with `gen migrate apply | status | down`. Plain Alembic works too,
-given `sqlalchemy.url` in an alembic.ini whose script_location is this folder.
-"""
-
-from runtime.migrations import run_alembic_env
-
-run_alembic_env()
-'''
 
 
 # Apply, status, down ------------------------------------------------------------------
