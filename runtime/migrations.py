@@ -20,13 +20,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import DropIndex
 
 from runtime.layout import MIGRATIONS_DIR
 
 PROGRESS_TABLE = "reframe_migration_progress"
+#: Revisions whose transaction committed while an index build after it failed.
+_PROGRESS = Table(PROGRESS_TABLE, MetaData(), Column("revision", String(32), primary_key=True))
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,8 @@ def _build_index(connection: Connection, revision: str, operation: Operation, to
         # A failed CONCURRENTLY build leaves an invalid index behind: remove it so a
         # retry can build it again.
         name = operation.forwards[0].split(" IF NOT EXISTS ", 1)[1].split(" ON ", 1)[0]
-        connection.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        invalid = Index(name, postgresql_concurrently=True)
+        connection.execute(DropIndex(invalid, if_exists=True))
         raise MigrationFailed(
             str(failed).replace(
                 "Nothing of this revision's transaction was applied.",
@@ -126,31 +142,25 @@ def _build_index(connection: Connection, revision: str, operation: Operation, to
 
 
 def _has_progress_table(connection: Connection) -> bool:
-    found = connection.execute(text("SELECT to_regclass(:name)"), {"name": PROGRESS_TABLE})
+    found = connection.execute(select(func.to_regclass(PROGRESS_TABLE)))
     return found.scalar() is not None
 
 
 def _committed_earlier(connection: Connection, revision: str) -> bool:
     if not _has_progress_table(connection):
         return False
-    found = connection.execute(
-        text(f"SELECT 1 FROM {PROGRESS_TABLE} WHERE revision = :r"), {"r": revision}
-    )
+    found = connection.execute(select(_PROGRESS.c.revision).where(_PROGRESS.c.revision == revision))
     return found.first() is not None
 
 
 def _remember_committed(connection: Connection, revision: str) -> None:
-    connection.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (revision varchar(32) PRIMARY KEY)"
-    )
-    connection.execute(text(f"INSERT INTO {PROGRESS_TABLE} VALUES (:r)"), {"r": revision})
+    _PROGRESS.create(connection, checkfirst=True)
+    connection.execute(insert(_PROGRESS).values(revision=revision))
 
 
 def _forget_committed(connection: Connection, revision: str) -> None:
     if _has_progress_table(connection):
-        connection.execute(
-            text(f"DELETE FROM {PROGRESS_TABLE} WHERE revision = :r"), {"r": revision}
-        )
+        connection.execute(delete(_PROGRESS).where(_PROGRESS.c.revision == revision))
 
 
 # migrations/env.py ------------------------------------------------------------------------
@@ -249,9 +259,7 @@ def status(project_root: Path, url: str) -> list[RevisionState]:
             applied.update(s.revision for s in scripts.iterate_revisions(head, "base"))
         partial = set()
         if _has_progress_table(connection):
-            partial = {
-                r for (r,) in connection.execute(text(f"SELECT revision FROM {PROGRESS_TABLE}"))
-            }
+            partial = {r for (r,) in connection.execute(select(_PROGRESS.c.revision))}
         connection.rollback()
     ordered = list(reversed(list(scripts.walk_revisions())))
     return [
