@@ -141,8 +141,9 @@ def test_relation_paths_are_exists_semi_joins_with_the_caller_bound(scene: Scene
     sql = str(compiled)
     # Correlated to the outer row: the EXISTS reads customer and account only.
     assert re.search(r"EXISTS \(SELECT \* \nFROM customer AS \w+, account AS \w+ \nWHERE", sql)
-    assert "billing" not in sql  # literals and the caller are parameters, not text
-    assert compiled.params["reframe_roles"] == ["member"]
+    assert "'billing'" not in sql  # the caller's roles are parameters, not text
+    # One boolean per role the rule names: the same statement text for every caller.
+    assert compiled.params["reframe_role_billing"] is False
 
 
 def test_no_rule_denies_everything(scene: Scene, seeded: World) -> None:
