@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 EXAMPLE := examples/invoices
 
 .PHONY: setup run test lint format bench snapshots clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 # Reinstall whenever the declared or pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -15,6 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# tsc and esbuild, pinned in package-lock.json: the tests check and run emitted TypeScript.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_STAMP)
 
 run: setup
 	$(BIN)/gen --project $(EXAMPLE) generate
@@ -48,4 +54,4 @@ snapshots: setup
 	$(BIN)/pytest -q --snapshot-update
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.gen $(EXAMPLE)/generated
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.gen $(EXAMPLE)/generated
