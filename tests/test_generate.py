@@ -39,7 +39,13 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
     assert second.snapshot.id == first.snapshot.id
     assert second.mirror.written == () and second.mirror.removed == ()
     assert set(second.mirror.unchanged) == set(files)
-    assert set(files) == {"db/schema.postgres.sql", "ir.json", "trace.json"}
+    assert set(files) == {
+        "db/__init__.py",
+        "db/schema.postgres.sql",
+        "db/tables.py",
+        "ir.json",
+        "trace.json",
+    }
     assert tree_digest(example_copy / "generated") == files
     assert {p: (example_copy / "generated" / p).stat().st_mtime_ns for p in files} == mtimes
     assert snapshot_count(example_copy) == 1
@@ -58,8 +64,8 @@ def test_a_model_change_makes_a_new_snapshot_with_its_parent(example_copy: Path)
     _, second = generate(example_copy, "widen product name")
     assert second.created and second.snapshot.parent == first.snapshot.id
     assert second.snapshot.message == "widen product name"
-    # The IR and the DDL change; no line moved, so the trace stays byte-identical.
-    assert second.mirror.written == ("db/schema.postgres.sql", "ir.json")
+    # The IR, the DDL and the tables change; no line moved, so the trace stays byte-identical.
+    assert second.mirror.written == ("db/schema.postgres.sql", "db/tables.py", "ir.json")
     ddl = (example_copy / "generated" / "db" / "schema.postgres.sql").read_text()
     assert "    name varchar(250) NOT NULL," in ddl
     stored = json.loads((example_copy / "generated" / "ir.json").read_text())
@@ -132,8 +138,12 @@ def test_trace_maps_fields_to_their_lines_in_ir_json(example_copy: Path) -> None
     trace = json.loads((example_copy / "generated" / "trace.json").read_text())
     status = trace["elements"]["Invoice.status"]
     assert status["declared_at"].startswith("domain/invoices.model.py:")
-    assert [a["path"] for a in status["artifacts"]] == ["db/schema.postgres.sql", "ir.json"]
-    artifact = status["artifacts"][1]
+    assert [a["path"] for a in status["artifacts"]] == [
+        "db/schema.postgres.sql",
+        "db/tables.py",
+        "ir.json",
+    ]
+    artifact = status["artifacts"][2]
     ((start, end),) = artifact["lines"]
     lines = (example_copy / "generated" / "ir.json").read_text().splitlines()
     assert '"name": "status"' in "\n".join(lines[start - 1 : end])

@@ -1,5 +1,6 @@
-"""The same Reframe model as Django models and as SQLAlchemy models, for `bench.migrate_compare`.
+"""The same Reframe model for the other migration tools, for `bench.migrate_compare`.
 
-Only the benchmark imports this package: Django, SQLAlchemy and Alembic are
-installed by the `bench` extra, never by the product.
+Django gets it translated into Django models; Alembic gets the generated
+`db/tables.py`. Only the benchmark imports this package, and Django comes
+from the `bench` extra, never from the product.
 """

@@ -1,8 +1,8 @@
-"""What the Django and SQLAlchemy translators share: the IR, and the schema conventions.
+"""What the Django translator reads: the IR, and the schema conventions it must reproduce.
 
-Both translators ask their tool for the database Reframe's own Postgres
-generator describes (generators/db/lower.py), so that the three migration
-tools diff the same schema:
+The translator asks Django for the database Reframe's own Postgres generator
+describes (generators/db/lower.py), so that the migration tools diff the same
+schema (Alembic needs no translation: it targets the generated db/tables.py):
 
 - text-like fields are `varchar(n)` with a max length, else `text`; money is
   `numeric(19, 4)`; datetimes `timestamptz`; json `jsonb`; arrays are arrays;
@@ -14,13 +14,11 @@ tools diff the same schema:
 - min/max/min_length/pattern are CHECK constraints; a same-row computed
   field is a stored generated column; `doc` and `help` are comments.
 
-What a tool cannot express is listed by its translator (`notes`).
+What Django cannot express is listed by the translator (`notes`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +29,6 @@ from compiler.naming import fit_identifier
 MONEY_DIGITS = 19
 MONEY_PLACES = 4
 TEXT_LIKE = frozenset({"text", "slug", "email", "url"})
-DEFAULT_CALLS = {"now": "now()", "today": "CURRENT_DATE", "uuid": "gen_random_uuid()"}
-ON_DELETE_SQL = {"cascade": "CASCADE", "restrict": "RESTRICT", "set_null": "SET NULL"}
 
 
 class Unsupported(ValueError):
@@ -72,10 +68,6 @@ def stored_fields(entity: ir.Entity) -> list[ir.FieldNode]:
 
 def constraint_name(*parts: str) -> str:
     return fit_identifier("_".join(parts))
-
-
-def enum_type_name(table: str, column: str) -> str:
-    return fit_identifier(f"{table}_{column}")
 
 
 def decimal_digits(scalar: ir.ScalarType) -> tuple[int, int] | None:
@@ -120,98 +112,3 @@ def column_checks(entity: ir.Entity, field: ir.FieldNode) -> list[Check]:
         for rule, value in bounds
         if value is not None
     ]
-
-
-# SQL text ----------------------------------------------------------------------------
-
-
-def quote(identifier: str) -> str:
-    """Always quoted: raw SQL here never needs to know Postgres's reserved words."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-_COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
-def sql_expr(expr: ir.Expr, columns: Mapping[str, str]) -> str:
-    """A same-row expression as SQL, `columns` mapping field names to column names."""
-    if isinstance(expr, ir.FieldExpr):
-        if expr.path not in columns:
-            raise Unsupported(f"F({expr.path!r}) is not a column of this row")
-        return quote(columns[expr.path])
-    if isinstance(expr, ir.LiteralExpr):
-        return _sql_literal(expr)
-    if isinstance(expr, ir.BinaryExpr):
-        left, right = sql_expr(expr.left, columns), sql_expr(expr.right, columns)
-        if expr.op == "+" and expr.type == "text":
-            return f"({left} || {right})"
-        if expr.op == "/":  # the model's x / 0 is NULL, not an error
-            return f"({left} / NULLIF({right}, 0))"
-        return f"({left} {expr.op} {right})"
-    if isinstance(expr, ir.CompareExpr):
-        left, right = sql_expr(expr.left, columns), sql_expr(expr.right, columns)
-        return f"({left} {_COMPARE[expr.op]} {right})"
-    if isinstance(expr, ir.LogicalExpr):
-        joined = f" {expr.op.upper()} ".join(sql_expr(o, columns) for o in expr.operands)
-        return f"({joined})"
-    if isinstance(expr, ir.NotExpr):
-        return f"(NOT {sql_expr(expr.operand, columns)})"
-    if isinstance(expr, ir.IsNullExpr):
-        test = "IS NOT NULL" if expr.negated else "IS NULL"
-        return f"({sql_expr(expr.operand, columns)} {test})"
-    if isinstance(expr, ir.InExpr):
-        values = ", ".join(sql_expr(v, columns) for v in expr.values)
-        return f"({sql_expr(expr.operand, columns)} IN ({values}))"
-    raise Unsupported(f"a {expr.kind} expression has no SQL rendering here")
-
-
-def _sql_literal(expr: ir.LiteralExpr) -> str:
-    value = expr.value
-    if expr.literal_type == "null" or value is None:
-        return "NULL"
-    if expr.literal_type == "boolean":
-        return "TRUE" if value else "FALSE"
-    if expr.literal_type in ("integer", "decimal"):
-        return str(value)
-    if expr.literal_type == "date":
-        return f"DATE {literal(str(value))}"
-    if expr.literal_type == "datetime":
-        return f"TIMESTAMPTZ {literal(str(value))}"
-    return literal(str(value))
-
-
-def field_columns(entity: ir.Entity) -> dict[str, str]:
-    """Field name -> column name, for the fields an expression may read."""
-    return {f.name: f.column for f in entity.fields if f.column is not None}
-
-
-def default_sql(field: ir.FieldNode, sql_type: str) -> str | None:
-    """The column default as SQL, as Reframe writes it (`sql_type` for casts)."""
-    if isinstance(field.type, ir.StateType):
-        return f"{literal(field.type.initial)}::{sql_type}"
-    default = field.default
-    if default is None:
-        return None
-    if default.kind != "value":
-        return DEFAULT_CALLS[default.kind]
-    value = default.value
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dict) or sql_type == "jsonb":
-        return f"{literal(json.dumps(value, sort_keys=True))}::jsonb"
-    if isinstance(value, list):
-        items = ",".join(
-            '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value
-        )
-        return f"{literal('{' + items + '}')}::{sql_type}"
-    if sql_type.startswith("numeric") or sql_type == "integer":
-        return str(Decimal(str(value)))
-    return f"{literal(str(value))}::{sql_type}"
