@@ -8,9 +8,9 @@ to three tools, each run as its user runs it (a subprocess, wall time):
   `gen dev` does on every save), so it reuses the compiled IR;
 - django: `manage.py makemigrations bench_app` on the same schema written as
   Django models (bench/comparators/django_models.py);
-- alembic: `alembic revision --autogenerate -m bench` on the same schema as
-  SQLAlchemy models (bench/comparators/sqlalchemy_models.py), against a
-  scratch PostgreSQL database.
+- alembic: `alembic revision --autogenerate -m bench` with the generator's own
+  SQLAlchemy metadata (`db/tables.py`, set up by
+  bench/comparators/sqlalchemy_models.py), against a scratch PostgreSQL database.
 
 Two steps: "from empty" (no migration yet; Alembic's database is empty) and
 "after one field" (the first migration exists, Alembic's database is
