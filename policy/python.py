@@ -13,12 +13,16 @@ the caller knows what to load.
 
 Values follow SQL: a comparison with NULL (None) is unknown, dividing by
 zero gives NULL, and text compares by code point (SQL uses `COLLATE "C"`).
+A text literal compared with a date, datetime or uuid is read as one
+(`F("due") < "2026-01-01"`; a datetime without an offset is UTC), and dates
+count in days: date +/- integer is a date, date - date an integer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
+import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -159,6 +163,32 @@ def literal_value(node: ir.LiteralExpr) -> Any:
     return value
 
 
+#: Text read as the value it is compared with, as PostgreSQL reads an untyped literal.
+TEXT_AS: dict[str, Callable[[str], Any]] = {
+    "date": dt.date.fromisoformat,
+    "datetime": lambda text: literal_value(
+        ir.LiteralExpr(value=text, literal_type="datetime", type="datetime")
+    ),
+    "uuid": uuid.UUID,
+}
+
+
+def compared_literal(node: ir.Expr, like: ir.Expr) -> Any:
+    """`node`'s value when it is a literal compared with `like`: text read as a date,
+    datetime or uuid when `like` is one; `NotImplemented` when `node` is not a literal."""
+    if not isinstance(node, ir.LiteralExpr):
+        return NotImplemented
+    value = literal_value(node)
+    if isinstance(value, str) and like.type in TEXT_AS:
+        return TEXT_AS[like.type](value)
+    return value
+
+
+def _typed(node: ir.Expr, like: ir.Expr, ctx: Context) -> Any:
+    value = compared_literal(node, like)
+    return evaluate(node, ctx) if value is NotImplemented else value
+
+
 def _binary(node: ir.BinaryExpr, ctx: Context) -> Any:
     left, right = evaluate(node.left, ctx), evaluate(node.right, ctx)
     if left is None or right is None:
@@ -169,6 +199,11 @@ def _binary(node: ir.BinaryExpr, ctx: Context) -> Any:
         return Decimal(left) / Decimal(right)
     if node.op == "+" and isinstance(left, str):
         return left + str(right)
+    if node.left.type == "date":
+        # Days, as PostgreSQL counts them: date +/- integer, date - date.
+        if node.right.type == "date":
+            return (left - right).days
+        return _ARITHMETIC[node.op](left, dt.timedelta(days=right))
     return _ARITHMETIC[node.op](left, right)
 
 
@@ -188,7 +223,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _compare(node: ir.CompareExpr, ctx: Context) -> Truth:
-    left, right = evaluate(node.left, ctx), evaluate(node.right, ctx)
+    left, right = _typed(node.left, node.right, ctx), _typed(node.right, node.left, ctx)
     if left is None or right is None:
         return None
     return bool(_COMPARE[node.op](_comparable(left), _comparable(right)))
@@ -216,7 +251,7 @@ def _in(node: ir.InExpr, ctx: Context) -> Truth:
     operand = evaluate(node.operand, ctx)
     if operand is None:
         return None
-    found = [_equal(operand, evaluate(value, ctx)) for value in node.values]
+    found = [_equal(operand, _typed(value, node.operand, ctx)) for value in node.values]
     if True in found:
         return True
     return None if None in found else False

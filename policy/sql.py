@@ -21,6 +21,7 @@ cannot be NULL.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,10 +33,24 @@ from sqlalchemy.sql.elements import ColumnElement
 from compiler import ir
 from policy.caller import Caller
 from policy.normal import All, Atom, Formula, normal_form
-from policy.python import literal_value
+from policy.python import TEXT_AS, compared_literal, literal_value
 
 Bool = ColumnElement[bool]
 Value = ColumnElement[Any]
+_LITERAL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "text": sa.Text(),
+    "integer": sa.Integer(),
+    "decimal": sa.Numeric(),
+    "boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "datetime": sa.DateTime(timezone=True),
+    "uuid": sa.Uuid(),
+}
+_ARITHMETIC: dict[str, Callable[[Value, Value], Value]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
 _COMPARE: dict[str, Callable[[Value, Value], Bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -266,17 +281,9 @@ class _Condition:
 
     def _literal(self, node: ir.LiteralExpr) -> Value:
         value = literal_value(node)
-        types: dict[str, sa.types.TypeEngine[Any]] = {
-            "text": sa.Text(),
-            "integer": sa.Integer(),
-            "decimal": sa.Numeric(),
-            "boolean": sa.Boolean(),
-            "date": sa.Date(),
-            "datetime": sa.DateTime(timezone=True),
-        }
         if value is None:
             return sa.null()
-        return sa.literal(value, types.get(node.literal_type))
+        return sa.literal(value, _LITERAL_TYPES.get(node.literal_type))
 
     def _binary(self, node: ir.BinaryExpr) -> Value:
         left, right = self.value(node.left), self.value(node.right)
@@ -285,18 +292,27 @@ class _Condition:
         if node.op == "/":
             numerator = sa.cast(left, sa.Numeric()) if node.left.type == "integer" else left
             return numerator / sa.func.nullif(right, 0)
-        return {"+": left + right, "-": left - right, "*": left * right}[node.op]
+        # Date +/- integer is a date, date - date an integer: SQLAlchemy's Date types them.
+        return _ARITHMETIC[node.op](left, right)
 
     def typed(self, expr: ir.Expr, like: ir.Expr) -> Value:
-        """A literal takes the type of what it is compared with (an enum, a uuid)."""
-        if isinstance(expr, ir.LiteralExpr) and not isinstance(like, ir.LiteralExpr):
-            value = literal_value(expr)
-            return sa.null() if value is None else sa.literal(value, self.value(like).type)
-        return self.value(expr)
+        """A literal takes the type of what it is compared with (an enum, a uuid); text
+        compared with a date, datetime or uuid is read in Python, as policy/python.py reads it
+        (a datetime without an offset is UTC whatever the session's time zone)."""
+        value = compared_literal(expr, like)
+        if value is NotImplemented:
+            return self.value(expr)
+        if value is None:
+            return sa.null()
+        if like.type in TEXT_AS:
+            return sa.literal(value, _LITERAL_TYPES[like.type])
+        if isinstance(like, ir.LiteralExpr):
+            return self.value(expr)
+        return sa.literal(value, self.value(like).type)
 
     def _compare(self, node: ir.CompareExpr) -> Value:
         left, right = self.typed(node.left, node.right), self.typed(node.right, node.left)
-        if node.op not in ("==", "!=") and node.left.type == "text":
+        if node.op not in ("==", "!=") and node.left.type == node.right.type == "text":
             # Code-point order, as Python and JavaScript compare strings.
             left, right = left.collate("C"), right.collate("C")
         return _COMPARE[node.op](left, right)

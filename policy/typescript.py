@@ -6,9 +6,10 @@ value (tests/test_policy_typescript.py runs both over the same rows): NULL is
 unknown and an atom holds only when true, text compares by code point,
 integers are exact (bigint), decimals and money arrive as decimal strings and
 are computed exactly (rounded to 28 digits as Python's `Decimal` rounds),
-integer / integer is a decimal and dividing by zero gives null. Where Python
-raises (a date compared in order with text, date arithmetic), the TypeScript
-throws too.
+integer / integer is a decimal and dividing by zero gives null. A text literal
+compared with a date, datetime or uuid is read as one when compiling, by
+policy/python.py's own reader; date +/- integer is a date and date - date an
+integer number of days. Where Python raises, the TypeScript throws too.
 
 `typescript_module(project)` gives one self-contained module: the runtime
 prelude (policy/typescript_prelude.ts: `Caller`, `Row`, the value helpers),
@@ -30,6 +31,7 @@ here when compiling.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -39,6 +41,7 @@ from typing import Any
 from compiler import ir
 from policy.normal import All, Atom, Formula, normal_form
 from policy.normal import Any as AnyFormula
+from policy.python import compared_literal
 
 #: The runtime every emitted module starts with.
 PRELUDE = resources.files("policy").joinpath("typescript_prelude.ts").read_text(encoding="utf-8")
@@ -251,6 +254,23 @@ class _Emitter:
             return "true" if value else "false"
         return f"{value}n" if isinstance(value, int) else _string(value)
 
+    def typed(self, node: ir.Expr, like: ir.Expr) -> str:
+        """A literal compared with `like`: text read as a date, datetime or uuid, by Python's
+        reader (datetimes in UTC, one form for the prelude's reader)."""
+        value = compared_literal(node, like)
+        text = isinstance(node, ir.LiteralExpr) and node.literal_type == "text"
+        if not text or value is None or isinstance(value, str):
+            return self.expr(node)
+        if isinstance(value, dt.datetime):
+            return f"instant({_string(value.astimezone(dt.UTC).isoformat())})"
+        if isinstance(value, dt.date):
+            return f"day({_string(value.isoformat())})"
+        return _string(str(value))  # a uuid, in the form keys arrive in
+
+    def compare(self, node: ir.CompareExpr) -> str:
+        left, right = self.typed(node.left, node.right), self.typed(node.right, node.left)
+        return f"compare({left}, {_string(node.op)}, {right})"
+
     def is_null(self, node: ir.IsNullExpr, flip: bool = False) -> str:
         operand = node.operand
         code = (
@@ -261,7 +281,7 @@ class _Emitter:
         return f"{'!' if node.negated != flip else ''}isNull({code})"
 
     def in_(self, node: ir.InExpr) -> str:
-        values = ", ".join(self.expr(value) for value in node.values)
+        values = ", ".join(self.typed(value, node.operand) for value in node.values)
         # Python reads the candidates only when the value is not null: a path among them
         # could throw NeedsRelated, so it waits in a function.
         constant = all(isinstance(value, ir.LiteralExpr) for value in node.values)
@@ -282,9 +302,7 @@ _EXPRESSIONS: dict[str, Callable[[_Emitter, Any], str]] = {
     "field": lambda e, node: e.read(node.path),
     "literal": _Emitter.literal,
     "binary": lambda e, node: f"{_BINARY[node.op]}({e.expr(node.left)}, {e.expr(node.right)})",
-    "compare": lambda e, node: (
-        f"compare({e.expr(node.left)}, {_string(node.op)}, {e.expr(node.right)})"
-    ),
+    "compare": _Emitter.compare,
     "logical": lambda e, node: (
         f"sql{node.op.title()}({', '.join(e.expr(operand) for operand in node.operands)})"
     ),

@@ -90,10 +90,16 @@ export function instant(text: string): Instant {
 export function today(caller: Caller): Day {
   const micros = instant(caller.now).micros;
   const days = micros / MICROS_PER_DAY - (micros % MICROS_PER_DAY < 0n ? 1n : 0n);
+  return dayOf(days);
+}
+
+/** The date `days` after 1970-01-01; years 1 to 9999, as Python's dates. */
+function dayOf(days: bigint): Day {
   const date = new Date(Number(days) * 86_400_000);
-  const year = String(date.getUTCFullYear()).padStart(4, "0");
+  const year = date.getUTCFullYear();
+  if (!(year >= 1 && year <= 9999)) throw new RangeError("date value out of range");
   const month = String(date.getUTCMonth() + 1).padStart(2, "0");
-  return new Day(`${year}-${month}-${String(date.getUTCDate()).padStart(2, "0")}`);
+  return new Day(`${String(year).padStart(4, "0")}-${month}-${String(date.getUTCDate()).padStart(2, "0")}`);
 }
 
 function dayNumber(text: string): number | null {
@@ -330,12 +336,23 @@ const PRECISION = 28;
 export function plus(left: Value, right: Value): Value {
   if (left === null || right === null) return null;
   if (typeof left === "string" && typeof right === "string") return left + right;
+  if (left instanceof Day) return shiftDay(left, "+", right);
   return arithmetic(left, "+", right, (a, b) => a + b);
 }
 
+/** Numbers; date - integer is a date and date - date the days between them (PostgreSQL's). */
 export function minus(left: Value, right: Value): Value {
   if (left === null || right === null) return null;
+  if (left instanceof Day && right instanceof Day) {
+    return BigInt(dayNumber(left.iso) ?? 0) - BigInt(dayNumber(right.iso) ?? 0);
+  }
+  if (left instanceof Day) return shiftDay(left, "-", right);
   return arithmetic(left, "-", right, (a, b) => a - b);
+}
+
+function shiftDay(date: Day, op: "+" | "-", days: Value): Day {
+  if (typeof days !== "bigint") throw unsupported(date, op, days);
+  return dayOf(BigInt(dayNumber(date.iso) ?? 0) + (op === "+" ? days : -days));
 }
 
 export function times(left: Value, right: Value): Value {

@@ -29,6 +29,16 @@ LITERAL_TYPES = {"money": "decimal", "integer": "integer", "date": "date", "text
 ORDERED = ("money", "integer", "date", "text")
 NUMERIC = ("money", "integer")
 USER_PATHS = ("approver", "customer.account_manager", "customer.account.manager")
+DATES = ("due", "customer.since")
+#: now() is NOW (12:00 UTC): text datetimes around it, naive (UTC) and with offsets.
+MOMENTS = (
+    "2026-06-15T11:59:59",
+    "2026-06-15T12:00:00",
+    "2026-06-15 12:00:00.000001",
+    "2026-06-15T13:00:00+01:00",
+    "2026-06-15T12:00:00Z",
+    "2026-06-15",
+)
 
 
 def literal(vtype: str, value: Any) -> ir.LiteralExpr:
@@ -40,10 +50,25 @@ def field(path: str) -> ir.FieldExpr:
     return ir.FieldExpr(path=path, type=VALUES[path][0] if path in VALUES else "boolean")
 
 
+def text(value: str) -> ir.LiteralExpr:
+    return ir.LiteralExpr(value=value, literal_type="text", type="text")
+
+
+@st.composite
+def literals(draw: st.DrawFn, vtype: str, values: tuple[Any, ...]) -> ir.LiteralExpr:
+    """A literal of `vtype`; a date is sometimes text ("2026-06-15"), read as a date."""
+    value = draw(st.sampled_from(values))
+    if vtype == "date" and draw(st.booleans()):
+        return text(value)
+    return literal(vtype, value)
+
+
 @st.composite
 def comparisons(draw: st.DrawFn) -> ir.Expr:
     path = draw(st.sampled_from(sorted(VALUES)))
     vtype, values = VALUES[path]
+    if vtype == "date" and draw(st.booleans()):
+        return draw(date_arithmetic())
     ops = ["==", "!="] + (["<", "<=", ">", ">="] if vtype in ORDERED else [])
     op = draw(st.sampled_from(ops))
     left: ir.Expr = field(path)
@@ -64,7 +89,7 @@ def comparisons(draw: st.DrawFn) -> ir.Expr:
         same = [p for p in VALUES if VALUES[p][0] == vtype and p != path and vtype != "enum"]
         right = field(draw(st.sampled_from(same))) if same else literal(vtype, values[0])
     else:
-        right = literal(vtype, draw(st.sampled_from(values)))
+        right = draw(literals(vtype, values))
     if draw(st.booleans()):
         left, right = right, left
         flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -74,18 +99,20 @@ def comparisons(draw: st.DrawFn) -> ir.Expr:
 
 @st.composite
 def other_atoms(draw: st.DrawFn) -> ir.Expr:
-    kind = draw(st.sampled_from(["is_null", "in", "contains", "paid", "today", "when"]))
+    kind = draw(st.sampled_from(["is_null", "in", "contains", "paid", "today", "when", "days"]))
+    if kind == "days":
+        return draw(date_arithmetic())
     if kind == "is_null":
         path = draw(st.sampled_from([*sorted(VALUES), "paid", "customer", "approver"]))
         operand = ir.FieldExpr(path=path, type=VALUES.get(path, ("ref",))[0])
         return ir.IsNullExpr(operand=operand, negated=draw(st.booleans()), type="boolean")
     if kind == "in":
-        path = draw(st.sampled_from(["stage", "customer.status", "quantity", "title"]))
-        vtype, values = VALUES[path]
-        chosen = draw(st.lists(st.sampled_from(values), min_size=1, max_size=3, unique=True))
-        return ir.InExpr(
-            operand=field(path), values=tuple(literal(vtype, v) for v in chosen), type="boolean"
+        path = draw(
+            st.sampled_from(["stage", "customer.status", "quantity", "title", *["due"] * 3])
         )
+        vtype, values = VALUES[path]
+        chosen = draw(st.lists(literals(vtype, values), min_size=1, max_size=3))
+        return ir.InExpr(operand=field(path), values=tuple(chosen), type="boolean")
     if kind == "contains":
         path = draw(st.sampled_from(["title", "customer.note"]))
         needle = draw(st.sampled_from(["a", "e", "VIP", "vip", "", "late"]))
@@ -94,8 +121,13 @@ def other_atoms(draw: st.DrawFn) -> ir.Expr:
         return ir.FieldExpr(path="paid", type="boolean")
     if kind == "today":
         op = draw(st.sampled_from(["<", ">=", "=="]))
+        if draw(st.integers(0, 3)) == 0:
+            # now() with a text datetime: naive is UTC, offsets count.
+            now = ir.CallExpr(fn="now", type="datetime")
+            moment = text(draw(st.sampled_from(MOMENTS)))
+            return ir.CompareExpr(op=op, left=now, right=moment, type="boolean")
         call = ir.CallExpr(fn="today", type="date")
-        path = draw(st.sampled_from(["due", "customer.since"]))
+        path = draw(st.sampled_from(DATES))
         return ir.CompareExpr(op=op, left=field(path), right=call, type="boolean")
     # A `when` is not strict: NULL conditions pick the other branch.
     return ir.CompareExpr(
@@ -109,6 +141,39 @@ def other_atoms(draw: st.DrawFn) -> ir.Expr:
         right=literal("integer", 0),
         type="boolean",
     )
+
+
+@st.composite
+def date_arithmetic(draw: st.DrawFn) -> ir.Expr:
+    """Days: date +/- integer compared with a date, date - date compared with an integer."""
+    today = ir.CallExpr(fn="today", type="date")
+    start: ir.Expr = field(draw(st.sampled_from(DATES)))
+    op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+    if draw(st.booleans()):
+        days = draw(
+            st.one_of(
+                st.sampled_from([-45, -1, 0, 1, 30]).map(lambda d: literal("integer", d)),
+                st.just(field("quantity")),
+            )
+        )
+        sign = draw(st.sampled_from(["+", "-"]))
+        left: ir.Expr = ir.BinaryExpr(op=sign, left=start, right=days, type="date")
+        others = [field(path) for path in DATES] + [today]
+        right = draw(st.one_of(literals("date", VALUES["due"][1]), st.sampled_from(others)))
+    else:
+        end = draw(
+            st.one_of(
+                st.sampled_from(DATES).map(field),
+                st.just(today),
+                st.sampled_from(VALUES["customer.since"][1]).map(lambda v: literal("date", v)),
+            )
+        )
+        left = ir.BinaryExpr(op="-", left=start, right=end, type="integer")
+        right = literal("integer", draw(st.sampled_from([-100, -1, 0, 1, 30])))
+    if draw(st.booleans()):
+        left, right = right, left
+        op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+    return ir.CompareExpr(op=op, left=left, right=right, type="boolean")  # type: ignore[arg-type]
 
 
 def expressions() -> st.SearchStrategy[ir.Expr]:
