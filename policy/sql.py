@@ -306,7 +306,8 @@ class _Condition:
             return sa.null()
         if like.type in TEXT_AS:
             return sa.literal(value, _LITERAL_TYPES[like.type])
-        if isinstance(like, ir.LiteralExpr):
+        if isinstance(like, ir.LiteralExpr) or _is_number(expr):
+            # A number keeps its own type: 10.5 against an integer column stays 10.5.
             return self.value(expr)
         return sa.literal(value, self.value(like).type)
 
@@ -346,6 +347,10 @@ class _Condition:
 
     def _aggregate(self, node: ir.AggregateExpr) -> Value:
         raise PolicyCompileError(f"{node.fn}_({node.path!r}): rules cannot use aggregates")
+
+
+def _is_number(expr: ir.Expr) -> bool:
+    return isinstance(expr, ir.LiteralExpr) and expr.literal_type in ("integer", "decimal")
 
 
 def _paths(expr: ir.Expr) -> list[str]:

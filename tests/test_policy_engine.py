@@ -146,6 +146,27 @@ def test_relation_paths_are_exists_semi_joins_with_the_caller_bound(scene: Scene
     assert compiled.params["reframe_role_billing"] is False
 
 
+@pytest.mark.parametrize("op", ["<", "==", ">="])
+def test_a_decimal_literal_is_not_rounded_to_an_integer_column(
+    scene: Scene, seeded: World, op: str
+) -> None:
+    """`F("quantity") < 2.5` keeps 2.5: binding it as an integer would make it 2 or 3."""
+    condition = ir.CompareExpr(
+        op=op,  # type: ignore[arg-type]
+        left=ir.FieldExpr(path="quantity", type="integer"),
+        right=ir.LiteralExpr(value="2.5", literal_type="decimal", type="decimal"),
+        type="boolean",
+    )
+    policy = ir.ConditionPolicy(expr=condition)
+    caller = Caller(now=NOW)
+    try:
+        expected = scene.python_ids(policy, caller, seeded)
+        assert (expected == set()) == (op == "==")  # no integer is 2.5; some are below, above
+        assert scene.sql_ids(policy, caller) == expected
+    finally:
+        scene.connection.rollback()
+
+
 def test_no_rule_denies_everything(scene: Scene, seeded: World) -> None:
     table = scene.tables[scene.invoice.table]
     caller = Caller(
