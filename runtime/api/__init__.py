@@ -1,0 +1,1 @@
+"""The runtime every generated API imports: problems, the model, the database, auth, rows."""

@@ -1,0 +1,47 @@
+"""What a running API knows of the model: the IR and the tables, looked up by name or path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from compiler import ir
+
+
+@dataclass(frozen=True)
+class AppModel:
+    project: ir.Project
+    #: The generated `db/tables.py` metadata (same tables as `schema.postgres.sql`).
+    metadata: sa.MetaData
+
+    @classmethod
+    def load(cls, ir_json: Path, metadata: sa.MetaData) -> AppModel:
+        return cls(ir.Project.model_validate_json(ir_json.read_bytes()), metadata)
+
+    @cached_property
+    def tables(self) -> dict[str, sa.Table]:
+        return dict(self.metadata.tables)
+
+    @cached_property
+    def by_path(self) -> dict[str, ir.Entity]:
+        """Entities by their URL segment: "invoice-lines" -> InvoiceLine."""
+        return {e.path: e for e in self.project.entities}
+
+    def entity(self, name: str) -> ir.Entity:
+        found = self.project.entity(name)
+        if found is None:
+            raise KeyError(f"no entity {name!r} in the model")
+        return found
+
+    def table(self, entity: ir.Entity | str) -> sa.Table:
+        chosen = self.entity(entity) if isinstance(entity, str) else entity
+        return self.tables[chosen.table]
+
+    def column(self, entity: ir.Entity, field_name: str) -> sa.Column[object]:
+        found = entity.field(field_name)
+        if found is None or found.column is None:
+            raise KeyError(f"{entity.name}.{field_name} has no column")
+        return self.table(entity).c[found.column]
