@@ -38,6 +38,7 @@ from generators.db.schema import (
     literal,
 )
 from generators.db.sql_expr import to_sql
+from generators.db.system import system_schema
 
 MONEY_TYPE = "numeric(19, 4)"
 
@@ -64,10 +65,11 @@ def lower_schema(project: ir.Project) -> Schema:
     lowering = _Lowering(project)
     tables = [lowering.entity_table(entity) for entity in project.entities]
     tables += [lowering.join_table(join) for join in project.join_tables]
+    system_tables, system_indexes = system_schema(tables)  # the runtime's reframe_* tables
     return Schema(
         enums=tuple(lowering.enums),
-        tables=tuple(tables),
-        indexes=tuple(lowering.indexes),
+        tables=(*tables, *system_tables),
+        indexes=(*lowering.indexes, *system_indexes),
     )
 
 
