@@ -32,6 +32,7 @@ from bench.synthetic import write_synthetic_project
 from compiler.compile import compile_project
 from generators.base import Artifact
 from generators.db import PACKAGE_PATH, SCHEMA_PATH, TABLES_PATH, DbGenerator
+from generators.db.lower import lower_schema
 from generators.db.metadata import sql_clause, sql_string
 from generators.db.pysource import layout_module, python_string
 from tests import pg
@@ -333,6 +334,7 @@ def test_every_table_statement_is_traced_to_its_entity(
     traced = {(r.start, r.end): r.origin for r in artifact.regions}
     project = compile_project(EXAMPLE).project
     expected = [e.name for e in project.entities] + [j.serves[0] for j in project.join_tables]
+    expected += [t.origin for t in lower_schema(project).tables if t.uid.startswith("reframe.")]
     assert [traced[span] for span in tables.values()] == expected
 
 
