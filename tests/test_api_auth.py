@@ -276,6 +276,24 @@ def outbox_token(client: TestClient, admin_token: str, to: str) -> str:
     return str(message["body"].rsplit(": ", 1)[1].strip())
 
 
+def add_member(client: TestClient, admin: dict[str, Any], email: str, roles: list[str]) -> None:
+    added = client.post(
+        f"/api/tenants/{admin['tenant']['id']}/members",
+        json={"email": email, "roles": roles},
+        headers=bearer(admin["token"]),
+    )
+    assert added.status_code == 201, added.text
+
+
+def sign_in_by_link(client: TestClient, admin_token: str, email: str) -> str:
+    """Ask for a link, read it in the outbox as an admin, follow it: the new session's token."""
+    assert client.post("/api/auth/magic-link", json={"email": email}).status_code == 202
+    link = outbox_token(client, admin_token, email)
+    answer = client.post("/api/auth/magic-link/verify", json={"token": link})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
 def test_magic_link_is_single_use(client: TestClient) -> None:
     email = new_email()
     admin = signup(client, email)["token"]
@@ -313,16 +331,9 @@ def test_magic_link_never_reveals_whether_the_email_exists(
 def test_the_outbox_is_for_admins_of_the_tenant_only(client: TestClient) -> None:
     admin = signup(client)
     member_email = new_email()
-    added = client.post(
-        f"/api/tenants/{admin['tenant']['id']}/members",
-        json={"email": member_email, "roles": ["billing"]},
-        headers=bearer(admin["token"]),
-    )
-    assert added.status_code == 201, added.text
-    client.post("/api/auth/magic-link", json={"email": member_email})
+    add_member(client, admin, member_email, ["billing"])
     # The new member (no password) signs in by the link an admin reads in the outbox.
-    token = outbox_token(client, admin["token"], member_email)
-    member = client.post("/api/auth/magic-link/verify", json={"token": token}).json()["token"]
+    member = sign_in_by_link(client, admin["token"], member_email)
     problem(client.get("/api/auth/outbox", headers=bearer(member)), 403)
     other_admin = signup(client)["token"]
     items = client.get("/api/auth/outbox", headers=bearer(other_admin)).json()["items"]
@@ -344,15 +355,8 @@ def test_x_tenant_switches_and_a_foreign_tenant_is_403(client: TestClient) -> No
     second = signup(client, tenant="Second")
     email = new_email()
     for owner in (first, second):
-        added = client.post(
-            f"/api/tenants/{owner['tenant']['id']}/members",
-            json={"email": email, "roles": ["member"]},
-            headers=bearer(owner["token"]),
-        )
-        assert added.status_code == 201, added.text
-    client.post("/api/auth/magic-link", json={"email": email})
-    link = outbox_token(client, first["token"], email)
-    token = client.post("/api/auth/magic-link/verify", json={"token": link}).json()["token"]
+        add_member(client, owner, email, ["member"])
+    token = sign_in_by_link(client, first["token"], email)
 
     default = client.get("/api/auth/me", headers=bearer(token)).json()
     assert default["tenant"]["id"] == first["tenant"]["id"]  # the first by creation

@@ -460,21 +460,17 @@ def _find_user(connection: sa.Connection, tables: _Tables, email: str) -> sa.Row
 
 
 def _user_json(connection: sa.Connection, tables: _Tables, user_id: object) -> dict[str, Any]:
-    row = (
-        connection.execute(sa.select(tables.user).where(tables["User.key"] == user_id))
-        .mappings()
-        .one()
-    )
-    return dict(row)
+    return _row(connection, tables.user, tables["User.key"], user_id)
 
 
 def _tenant_json(connection: sa.Connection, tables: _Tables, tenant_id: object) -> dict[str, Any]:
-    row = (
-        connection.execute(sa.select(tables.tenant).where(tables["Tenant.key"] == tenant_id))
-        .mappings()
-        .one()
-    )
-    return dict(row)
+    return _row(connection, tables.tenant, tables["Tenant.key"], tenant_id)
+
+
+def _row(
+    connection: sa.Connection, table: sa.Table, key: sa.ColumnElement[Any], value: object
+) -> dict[str, Any]:
+    return dict(connection.execute(sa.select(table).where(key == value)).mappings().one())
 
 
 def _slug_base(name: str) -> str:
