@@ -272,7 +272,7 @@ def test_a_hash_of_old_parameters_is_replaced_at_sign_in(
 def outbox_token(client: TestClient, admin_token: str, to: str) -> str:
     answer = client.get("/api/auth/outbox", headers=bearer(admin_token))
     assert answer.status_code == 200, answer.text
-    message = next(m for m in answer.json()["items"] if m["to"] == to)
+    message = next(m for m in answer.json()["items"] if m["to_address"] == to)
     return str(message["body"].rsplit(": ", 1)[1].strip())
 
 
@@ -337,7 +337,7 @@ def test_the_outbox_is_for_admins_of_the_tenant_only(client: TestClient) -> None
     problem(client.get("/api/auth/outbox", headers=bearer(member)), 403)
     other_admin = signup(client)["token"]
     items = client.get("/api/auth/outbox", headers=bearer(other_admin)).json()["items"]
-    assert all(m["to"] != member_email for m in items)
+    assert all(m["to_address"] != member_email for m in items)
     problem(client.get("/api/auth/outbox"), 401)
 
 

@@ -195,7 +195,10 @@ class _Builder:
             [
                 self._column(uid, "id", "uuid", default="gen_random_uuid()"),
                 self._column(
-                    uid, "key", "text", comment="account:<email> or address:<client address>."
+                    uid,
+                    "key",
+                    "text",
+                    comment="login: or magic: + account:<email> or address:<client address>.",
                 ),
                 self._column(uid, "at", "timestamptz", default=NOW),
             ],

@@ -163,8 +163,8 @@ class _Tables:
             attempt=model.tables["reframe_login_attempt"],
             outbox=model.tables["reframe_outbox"],
             columns={
-                **columns("User", [user.primary_key, "email", "name", "is_active", "created_at"]),
-                **columns("Tenant", [tenant.primary_key, "name", "slug", "created_at"]),
+                **columns("User", ["email", "name", "is_active", "created_at"]),
+                **columns("Tenant", ["name", "slug", "created_at"]),
                 **columns("Membership", ["user", "tenant", "roles"]),
                 "User.key": model.column(user, user.primary_key),
                 "Tenant.key": model.column(tenant, tenant.primary_key),
@@ -736,7 +736,7 @@ def auth_router(model: AppModel) -> APIRouter:
             items = [
                 {
                     "id": r["id"],
-                    "to": r["to_address"],
+                    "to_address": r["to_address"],
                     "subject": r["subject"],
                     "body": r["body"],
                     "tenant": r["tenant_id"],
@@ -851,7 +851,7 @@ def _send(
     minutes = int(settings.magic_link_lifetime.total_seconds() // 60)
     body = (
         f"Sign in with this link (it works once, for {minutes} minutes):\n\n{link}\n\n"
-        f"Or send this token to POST /api/auth/magic-link/verify: {token}\n"
+        f"The token, for POST /api/auth/magic-link/verify: {token}\n"
     )
     if getattr(request.app.state, "dev", False):
         outbox = _tables(request).outbox
