@@ -47,7 +47,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from compiler import ir
 from policy.caller import Caller
 from policy.fields import visible_where
-from policy.sql import CallerParams, row_filter
+from policy.sql import _COMPARE, CallerParams, row_filter
 from runtime.api.computed import ExprCompiler
 from runtime.api.model import AppModel
 from runtime.api.problems import Problem
@@ -379,17 +379,10 @@ def _compare(value: Value, field: ir.FieldNode, op: str, operand: Any) -> Bool:
         return sa.func.strpos(sa.func.lower(value), needle) > 0
     if op == "in":
         return value.in_(list(operand))
-    return _OPERATORS[op](value, operand)
+    return _COMPARE[_SYMBOLS[op]](value, operand)
 
 
-_OPERATORS = {
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-}
+_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
 def _order(keys: Sequence[tuple[Value, bool]]) -> list[Any]:
