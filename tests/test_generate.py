@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from compiler import ir
+from compiler.compile import compile_project
 from generators.base import Artifact
 from generators.pipeline import generate
 from generators.registry import GeneratorError, load_generators, run_generators
@@ -39,7 +40,15 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
     assert second.snapshot.id == first.snapshot.id
     assert second.mirror.written == () and second.mirror.removed == ()
     assert set(second.mirror.unchanged) == set(files)
+    routes = {
+        f"api/routes/{entity.table}.py" for entity in compile_project(example_copy).project.entities
+    }
     assert set(files) == {
+        "api/__init__.py",
+        "api/app.py",
+        "api/routes/__init__.py",
+        "api/schemas.py",
+        *routes,
         "db/__init__.py",
         "db/schema.postgres.sql",
         "db/tables.py",
@@ -64,8 +73,14 @@ def test_a_model_change_makes_a_new_snapshot_with_its_parent(example_copy: Path)
     _, second = generate(example_copy, "widen product name")
     assert second.created and second.snapshot.parent == first.snapshot.id
     assert second.snapshot.message == "widen product name"
-    # The IR, the DDL and the tables change; no line moved, so the trace stays byte-identical.
-    assert second.mirror.written == ("db/schema.postgres.sql", "db/tables.py", "ir.json")
+    # The IR, the DDL, the tables and the API's Create/Update shapes change; no line moved,
+    # so the trace stays byte-identical.
+    assert second.mirror.written == (
+        "api/schemas.py",
+        "db/schema.postgres.sql",
+        "db/tables.py",
+        "ir.json",
+    )
     ddl = (example_copy / "generated" / "db" / "schema.postgres.sql").read_text()
     assert "    name varchar(250) NOT NULL," in ddl
     stored = json.loads((example_copy / "generated" / "ir.json").read_text())

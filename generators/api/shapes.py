@@ -1,0 +1,187 @@
+"""What each entity looks like over HTTP: the fields of its Read, Create and Update schemas.
+
+Pure functions of the IR, shared by the schema and route renderers:
+
+- Read: every field the API returns. A ref is the target's key, or the
+  target's Read object when included; a one-to-many or many-to-many is a
+  list, present only when included. A field with `visible_to` may be absent
+  (hidden from the caller), so it is not required.
+- Create: the fields a client sets: declared, stored, not computed, not
+  read-only, not a state (states move through actions). Required when the
+  model says so and there is no default.
+- Update: the same fields, all optional (a partial update).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from compiler import ir
+
+_SCALARS = {
+    "uuid": "UUID",
+    "text": "str",
+    "slug": "str",
+    "email": "str",
+    "url": "str",
+    "integer": "int",
+    "decimal": "Decimal",
+    "money": "Decimal",
+    "boolean": "bool",
+    "date": "date",
+    "datetime": "datetime",
+    "json": "Any",
+}
+_FORMATS = {"email": "email", "url": "uri", "slug": None}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a generated pydantic model."""
+
+    name: str
+    annotation: str
+    #: Keyword arguments of `Field(...)`, already rendered: `max_length=200`.
+    constraints: tuple[str, ...]
+    required: bool
+    doc: str | None
+
+
+def class_name(entity: ir.Entity, kind: str) -> str:
+    return f"{entity.name}{kind}"
+
+
+def action_input_name(entity: ir.Entity, action: ir.Action) -> str:
+    return f"{entity.name}{_pascal(action.name)}Input"
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def value_type(project: ir.Project, field: ir.FieldNode) -> str:
+    """The Python annotation of a stored value (no null, no include)."""
+    t = field.type
+    if isinstance(t, ir.ScalarType):
+        return _SCALARS[t.name]
+    if isinstance(t, ir.EnumType | ir.StateType):
+        return _literal(t.values)
+    if isinstance(t, ir.ArrayType):
+        inner = t.of
+        item = _SCALARS[inner.name] if isinstance(inner, ir.ScalarType) else _literal(inner.values)
+        return f"list[{item}]"
+    if isinstance(t, ir.RefType):
+        target = project.entity(t.target)
+        assert target is not None
+        key = target.field(target.primary_key)
+        assert key is not None
+        return value_type(project, key)
+    if isinstance(t, ir.PolyRefType):
+        return "PolyRef"
+    raise ValueError(f"{field.name}: a {t.kind} has no single value")
+
+
+def constraints(field: ir.FieldNode) -> tuple[str, ...]:
+    found = []
+    if field.min_length is not None:
+        found.append(f"min_length={field.min_length}")
+    if field.max_length is not None:
+        found.append(f"max_length={field.max_length}")
+    if field.pattern is not None:
+        found.append(f"pattern={py_str(field.pattern)}")
+    if field.min is not None:
+        found.append(f"ge={_number(field.min)}")
+    if field.max is not None:
+        found.append(f"le={_number(field.max)}")
+    if isinstance(field.type, ir.ScalarType):
+        fmt = _FORMATS.get(field.type.name)
+        if fmt:
+            found.append(f'json_schema_extra={{"format": "{fmt}"}}')
+        if field.type.name == "money":
+            found += ["max_digits=19", "decimal_places=4"]
+    return tuple(found)
+
+
+def py_str(text: str) -> str:
+    """A double-quoted Python string literal, as ruff formats one."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _literal(values: tuple[str, ...]) -> str:
+    return "Literal[" + ", ".join(py_str(v) for v in values) + "]"
+
+
+def _number(value: object) -> str:
+    text = str(value)
+    return f'Decimal("{text}")' if "." in text else text
+
+
+def read_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
+    found = []
+    for field in entity.fields:
+        t = field.type
+        required = field.visible_to is None
+        if isinstance(t, ir.OneToManyType | ir.ManyToManyType):
+            annotation = f"list[{class_name(_entity(project, t.target), 'Read')}]"
+            found.append(Attribute(field.name, annotation, (), False, field.help))
+            continue
+        annotation = value_type(project, field)
+        if isinstance(t, ir.RefType):
+            annotation += f" | {class_name(_entity(project, t.target), 'Read')}"
+        if field.nullable:
+            annotation += " | None"
+        found.append(Attribute(field.name, annotation, (), required, field.help))
+    return found
+
+
+def writable_fields(entity: ir.Entity) -> list[ir.FieldNode]:
+    return [
+        f
+        for f in entity.fields
+        if f.origin == "declared"
+        and f.computed is None
+        and not f.read_only
+        and not isinstance(f.type, ir.StateType | ir.OneToManyType | ir.ManyToManyType)
+    ]
+
+
+def create_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
+    found = []
+    for field in writable_fields(entity):
+        required = not field.nullable and field.default is None
+        annotation = value_type(project, field) + ("" if required else " | None")
+        found.append(Attribute(field.name, annotation, constraints(field), required, field.help))
+    return found
+
+
+def update_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
+    return [
+        Attribute(
+            f.name,
+            value_type(project, f) + " | None",
+            constraints(f),
+            False,
+            f.help,
+        )
+        for f in writable_fields(entity)
+    ]
+
+
+def input_attributes(project: ir.Project, action: ir.Action) -> list[Attribute]:
+    return [
+        Attribute(
+            f.name,
+            value_type(project, f) + ("" if not f.nullable else " | None"),
+            constraints(f),
+            not f.nullable and f.default is None,
+            f.help,
+        )
+        for f in action.inputs
+    ]
+
+
+def _entity(project: ir.Project, name: str) -> ir.Entity:
+    found = project.entity(name)
+    assert found is not None, name
+    return found

@@ -1,0 +1,221 @@
+"""The bodies of the generated endpoints: a few lines each in `api/routes/*.py` call these.
+
+Each request runs in one transaction; an action's effect runs after it
+committed. ETags go out on every single-row response and come back as
+`If-Match`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+
+from policy import caller as policy_caller
+from runtime.api import actions, reading, writing
+from runtime.api.auth import current_caller
+from runtime.api.model import AppModel
+from runtime.api.problems import MEDIA_TYPE, Problem, not_found
+from runtime.api.query import parse_list_query
+
+#: The caller of a request, from its token or session cookie and `X-Tenant`.
+Caller = Annotated[policy_caller.Caller, Depends(current_caller)]
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+#: The problem+json answers every endpoint may give (API.md, Errors).
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": meaning, "content": {MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}}
+    for status, meaning in {
+        400: "Bad request: an unknown field, operator, include or a malformed value",
+        401: "No or bad credentials",
+        403: "A visible row or action the caller may not use",
+        404: "No such row, or one the caller may not see",
+        409: "A transition not allowed from the current state, or a unique conflict",
+        412: "Stale If-Match",
+        422: "Invalid input; `errors` names the fields",
+    }.items()
+}
+#: The list query parameters, for the OpenAPI document (parsing is `parse_list_query`).
+LIST_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "filter",
+        "in": "query",
+        "style": "deepObject",
+        "explode": True,
+        "description": "filter[field]=value or filter[field][op]=value; ops eq ne lt lte gt gte "
+        "in contains is_null; a dotted field follows refs",
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    {
+        "name": "sort",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "-created_at,number",
+    },
+    {
+        "name": "page",
+        "in": "query",
+        "style": "deepObject",
+        "explode": True,
+        "description": "page[size], page[after] (keyset cursor) or page[number] (offset)",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "size": {"type": "integer", "minimum": 1},
+                "after": {"type": "string"},
+                "number": {"type": "integer", "minimum": 1},
+            },
+        },
+    },
+    {"name": "count", "in": "query", "schema": {"type": "boolean"}},
+    {
+        "name": "include",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "customer,lines",
+    },
+]
+
+
+def _model(request: Request) -> AppModel:
+    model: AppModel = request.app.state.model
+    return model
+
+
+def _engine(request: Request) -> sa.Engine:
+    engine: sa.Engine | None = request.app.state.engine
+    if engine is None:
+        raise Problem(503, "The API has no database: set DATABASE_URL or run it with `gen serve`.")
+    return engine
+
+
+def _includes(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(",") if part)
+
+
+def list_rows(request: Request, entity_name: str, caller: policy_caller.Caller) -> dict[str, Any]:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    query = parse_list_query(model, entity, request.query_params.multi_items())
+    with _engine(request).begin() as connection:
+        return reading.list_rows(connection, model, entity, caller, query)
+
+
+def get_row(
+    request: Request,
+    response: Response,
+    entity_name: str,
+    caller: policy_caller.Caller,
+    key: str,
+    include: str,
+) -> dict[str, Any]:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    with _engine(request).begin() as connection:
+        row = reading.get_row(connection, model, entity, caller, key, _includes(include))
+    if row is None:
+        raise not_found(entity.label)
+    response.headers["ETag"] = reading.row_etag(row)
+    return row
+
+
+def create_row(
+    request: Request,
+    response: Response,
+    entity_name: str,
+    caller: policy_caller.Caller,
+    body: BaseModel,
+) -> dict[str, Any]:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    with _engine(request).begin() as connection:
+        key = writing.create_row(
+            connection, model, entity, caller, body.model_dump(exclude_unset=True)
+        )
+        row = reading.get_row(connection, model, entity, caller, key)
+    if row is None:  # created, but the read rule hides it from its creator
+        return {entity.primary_key: str(key)}
+    response.headers["ETag"] = reading.row_etag(row)
+    response.headers["Location"] = f"{entity.api_path}/{key}"
+    return row
+
+
+def update_row(
+    request: Request,
+    response: Response,
+    entity_name: str,
+    caller: policy_caller.Caller,
+    key: str,
+    body: BaseModel,
+    if_match: str | None,
+) -> dict[str, Any]:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    with _engine(request).begin() as connection:
+        writing.update_row(
+            connection, model, entity, caller, key, body.model_dump(exclude_unset=True), if_match
+        )
+        row = reading.get_row(connection, model, entity, caller, key)
+    if row is None:
+        raise not_found(entity.label)
+    response.headers["ETag"] = reading.row_etag(row)
+    return row
+
+
+def delete_row(
+    request: Request, entity_name: str, caller: policy_caller.Caller, key: str
+) -> Response:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    with _engine(request).begin() as connection:
+        writing.delete_row(connection, model, entity, caller, key)
+    return Response(status_code=204)
+
+
+def run_action(
+    request: Request,
+    response: Response,
+    entity_name: str,
+    action_name: str,
+    caller: policy_caller.Caller,
+    key: str,
+    body: BaseModel | None,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    model = _model(request)
+    entity = model.entity(entity_name)
+    inputs = body.model_dump() if body is not None else {}
+    done = actions.run(
+        _engine(request),
+        model,
+        entity,
+        action_name,
+        caller,
+        key,
+        inputs,
+        idempotency_key,
+        request.url.path,
+    )
+    response.status_code = done.status
+    if done.etag:
+        response.headers["ETag"] = done.etag
+    return done.body

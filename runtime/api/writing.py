@@ -1,0 +1,319 @@
+"""Create, update and delete, with the policies, field rules and constraints of the model.
+
+Order of checks, so that nothing is revealed to a caller who may not see a
+row: a row outside the read rule is a 404 for every write; a visible row the
+caller may not change is a 403 whose detail names the rule and why; a field
+the caller may not edit is a 403 naming it; database constraints answer 409
+(unique, a row still referenced) or 422 naming the field. The row is locked
+(`FOR UPDATE`) before its ETag is compared, so two writers with the same
+ETag cannot both win.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from compiler import ir
+from policy.caller import Caller
+from policy.explain import explain
+from policy.fields import refused_edits
+from policy.python import NeedsRelated
+from runtime.api import audit
+from runtime.api.model import AppModel
+from runtime.api.problems import FieldError, Problem, not_found
+from runtime.api.reading import get_row, row_etag, visible_rows
+
+Row = dict[str, Any]
+
+
+def parse_key(entity: ir.Entity, key: object) -> object | None:
+    """The primary key value of `key` as its column type; None when it cannot be one (404)."""
+    field = entity.field(entity.primary_key)
+    assert field is not None
+    if isinstance(field.type, ir.ScalarType) and field.type.name == "uuid":
+        try:
+            return key if isinstance(key, uuid.UUID) else uuid.UUID(str(key))
+        except ValueError:
+            return None
+    if isinstance(field.type, ir.ScalarType) and field.type.name == "integer":
+        try:
+            return int(str(key))
+        except ValueError:
+            return None
+    return str(key)
+
+
+def stored_row(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    caller: Caller,
+    key: object,
+    *,
+    lock: bool = False,
+) -> Row | None:
+    """The stored values of a row the caller may read, by field name (refs as keys)."""
+    parsed = parse_key(entity, key)
+    if parsed is None:
+        return None
+    table = model.table(entity)
+    query = sa.select(table).where(
+        model.column(entity, entity.primary_key) == parsed,
+        visible_rows(model, entity, caller),
+    )
+    if lock:
+        query = query.with_for_update(of=table)
+    found = connection.execute(query).mappings().first()
+    return None if found is None else _by_field(entity, dict(found))
+
+
+def _by_field(entity: ir.Entity, columns: Mapping[str, Any]) -> Row:
+    return {
+        f.name: columns[f.column]
+        for f in entity.fields
+        if f.column is not None and f.column in columns
+    }
+
+
+def _load_path(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    row: Row,
+    caller: Caller,
+    hops: list[str],
+) -> Row:
+    name, rest = hops[0], hops[1:]
+    field = entity.field(name)
+    assert field is not None and isinstance(field.type, ir.RefType)
+    target = model.entity(field.type.target)
+    value = row.get(name)
+    if isinstance(value, Mapping):
+        loaded: Row | None = dict(value)
+    else:
+        loaded = stored_row(connection, model, target, caller, value) if value is not None else None
+    if loaded is not None and rest:
+        loaded = _load_path(connection, model, target, loaded, caller, rest)
+    return {**row, name: loaded}
+
+
+def _decide(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    operation: str,
+    row: Row,
+    caller: Caller,
+    rule: ir.Rule | None = None,
+) -> Row:
+    """Raise 403 unless the rule allows; return the row with the related rows it needed."""
+    chosen = rule if rule is not None else entity.rule(operation)
+    while True:
+        try:
+            decision = explain(model.project, entity, operation, row, caller, rule=chosen)
+            break
+        except NeedsRelated as needed:
+            row = _load_path(connection, model, entity, row, caller, needed.path.split("."))
+    if not decision.allowed:
+        raise Problem(403, decision.sentence())
+    return row
+
+
+def _refuse_fields(
+    model: AppModel, entity: ir.Entity, row: Row, caller: Caller, changed: Mapping[str, Any]
+) -> None:
+    refused = refused_edits(model.project, entity, row, caller, changed)
+    if refused:
+        raise Problem(
+            403,
+            " ".join(r.message for r in refused),
+            tuple(FieldError(r.field, r.decision.sentence()) for r in refused),
+        )
+
+
+def _check_refs(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    caller: Caller,
+    values: Mapping[str, Any],
+) -> None:
+    """A ref must point at a row the caller may read: no linking to another tenant's rows."""
+    errors = []
+    for name, value in values.items():
+        field = entity.field(name)
+        if field is None or not isinstance(field.type, ir.RefType) or value is None:
+            continue
+        target = model.entity(field.type.target)
+        if stored_row(connection, model, target, caller, value) is None:
+            errors.append(FieldError(name, f"no {target.label.lower()} with id {value}"))
+    if errors:
+        raise Problem(
+            422, "Invalid input: " + ", ".join(e.field for e in errors) + ".", tuple(errors)
+        )
+
+
+def _columns(entity: ir.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
+    found = {}
+    for name, value in values.items():
+        field = entity.field(name)
+        assert field is not None and field.column is not None, f"{entity.name}.{name}"
+        found[field.column] = value
+    return found
+
+
+def create_row(
+    connection: sa.Connection, model: AppModel, entity: ir.Entity, caller: Caller, values: Row
+) -> object:
+    """Insert a row from validated input (field names); return its key."""
+    implicit: Row = {}
+    if entity.field("tenant") is not None and entity.tenant:
+        if caller.tenant_id is None:
+            raise Problem(403, f"Creating a {entity.label.lower()} needs a tenant: sign in first.")
+        implicit["tenant"] = caller.tenant_id
+    if entity.field("created_by") is not None:
+        implicit["created_by"] = caller.user_id
+    candidate = {**_defaults(entity), **values, **implicit}
+    _decide(connection, model, entity, "create", candidate, caller)
+    _refuse_fields(model, entity, candidate, caller, values)
+    _check_refs(connection, model, entity, caller, values)
+    table = model.table(entity)
+    key_column = model.column(entity, entity.primary_key)
+    with _constraints(entity):
+        key = connection.execute(
+            sa.insert(table).values(_columns(entity, {**values, **implicit})).returning(key_column)
+        ).scalar_one()
+    audit.record(connection, model, entity, key, "create", values, caller)
+    return key
+
+
+def _defaults(entity: ir.Entity) -> Row:
+    """Literal defaults, so a create rule reading a defaulted field sees its value."""
+    return {
+        f.name: f.default.value
+        for f in entity.fields
+        if f.default is not None and f.default.kind == "value" and f.column is not None
+    }
+
+
+def update_row(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    caller: Caller,
+    key: str,
+    changes: Row,
+    if_match: str | None,
+) -> None:
+    current = stored_row(connection, model, entity, caller, key, lock=True)
+    if current is None:
+        raise not_found(entity.label)
+    if if_match is not None:
+        shown = get_row(connection, model, entity, caller, key)
+        if shown is None or if_match.strip() not in (row_etag(shown), "*"):
+            raise Problem(
+                412,
+                f"The {entity.label.lower()} changed since you read it: get it again, then retry.",
+            )
+    _decide(connection, model, entity, "update", current, caller)
+    _refuse_fields(model, entity, current, caller, changes)
+    _check_refs(connection, model, entity, caller, changes)
+    if not changes:
+        return
+    values = _columns(entity, changes)
+    if entity.field("updated_at") is not None and entity.timestamps:
+        values["updated_at"] = sa.func.now()
+    table = model.table(entity)
+    with _constraints(entity):
+        connection.execute(
+            sa.update(table)
+            .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
+            .values(values)
+        )
+    audit.record(
+        connection, model, entity, parse_key(entity, key), "update", changes, caller, before=current
+    )
+
+
+def delete_row(
+    connection: sa.Connection, model: AppModel, entity: ir.Entity, caller: Caller, key: str
+) -> None:
+    current = stored_row(connection, model, entity, caller, key, lock=True)
+    if current is None:
+        raise not_found(entity.label)
+    _decide(connection, model, entity, "delete", current, caller)
+    table = model.table(entity)
+    with _constraints(entity, deleting=True):
+        connection.execute(
+            sa.delete(table).where(
+                model.column(entity, entity.primary_key) == parse_key(entity, key)
+            )
+        )
+    audit.record(
+        connection, model, entity, parse_key(entity, key), "delete", {}, caller, before=current
+    )
+
+
+class _constraints:
+    """Turn a constraint the database refused into 409 / 422 naming the field."""
+
+    def __init__(self, entity: ir.Entity, deleting: bool = False) -> None:
+        self.entity, self.deleting = entity, deleting
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if not isinstance(error, IntegrityError):
+            return
+        orig = error.orig
+        code = getattr(orig, "sqlstate", None)
+        diag = getattr(orig, "diag", None)
+        column = getattr(diag, "column_name", None)
+        constraint = getattr(diag, "constraint_name", None) or ""
+        field = self._field(column, constraint)
+        label = self.entity.label.lower()
+        if code == "23505":
+            raise Problem(
+                409,
+                f"Another {label} already has this {field or 'value'}.",
+                _errors(field, "already taken"),
+            ) from None
+        if code == "23503":
+            if self.deleting:
+                raise Problem(
+                    409,
+                    f"This {label} is still referenced by other rows; delete or change those first.",
+                ) from None
+            raise Problem(
+                422,
+                f"Invalid input: {field or 'a reference'} points at no row.",
+                _errors(field, "points at no row"),
+            ) from None
+        if code in ("23502", "23514"):
+            what = "is required" if code == "23502" else "breaks a rule of the model"
+            raise Problem(
+                422, f"Invalid input: {field or 'a value'} {what}.", _errors(field, what)
+            ) from None
+        raise Problem(409, f"The database refused this change to the {label}.") from None
+
+    def _field(self, column: str | None, constraint: str) -> str | None:
+        """The field the database named, or whose column the constraint's name holds."""
+        named = [f for f in self.entity.fields if f.column is not None and f.column == column]
+        inside = [
+            f
+            for f in self.entity.fields
+            if f.column is not None and f"_{f.column}_" in f"{constraint}_"
+        ]
+        # The longest column inside the name: `fk_invoice_customer_id` is customer, not id.
+        found = named or sorted(inside, key=lambda f: len(f.column or ""), reverse=True)
+        return found[0].name if found else None
+
+
+def _errors(field: str | None, message: str) -> tuple[FieldError, ...]:
+    return (FieldError(field, message),) if field else ()

@@ -1,0 +1,220 @@
+"""The generated API of the invoices example, over HTTP against a real PostgreSQL.
+
+The app is the generated `api/app.py`, imported from a generated tree, with
+the database made from the generated `schema.postgres.sql`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from compiler.compile import compile_project
+from generators.registry import load_generators, run_generators
+from runtime.database import normalize_url
+from tests import pg
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
+
+
+@pytest.fixture(scope="module")
+def generated_app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    project = compile_project(EXAMPLE).project
+    root = tmp_path_factory.mktemp("api")
+    package = f"generated_{uuid.uuid4().hex[:8]}"
+    for artifact in run_generators(project, load_generators()):
+        path = root / package / artifact.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(artifact.content)
+    url = pg.create_database(pg_admin_url)
+    engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+    schema = (root / package / "db" / "schema.postgres.sql").read_text()
+    with engine.begin() as connection:
+        connection.exec_driver_sql(schema, execution_options={"no_parameters": True})
+    engine.dispose()
+    os.environ["DATABASE_URL"] = url
+    os.environ["REFRAME_PROJECT"] = str(EXAMPLE)
+    sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(f"{package}.api.app")
+        yield module.app
+    finally:
+        sys.path.remove(str(root))
+        os.environ.pop("DATABASE_URL", None)
+        module.app.state.engine.dispose()
+        pg.drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def client(generated_app: Any) -> Iterator[TestClient]:
+    with TestClient(generated_app) as test_client:
+        yield test_client
+
+
+def signup(client: TestClient, tenant: str) -> dict[str, str]:
+    email = f"{uuid.uuid4().hex[:8]}@{tenant.lower().replace(' ', '-')}.test"
+    answer = client.post(
+        "/api/auth/signup", json={"email": email, "password": "correct horse 1", "tenant": tenant}
+    )
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def member(client: TestClient, admin: dict[str, str], roles: list[str]) -> dict[str, str]:
+    """A second user of the admin's tenant with `roles`, signed in."""
+    me = client.get("/api/auth/me", headers=admin).json()
+    tenant = me["tenant"]["id"] if isinstance(me.get("tenant"), dict) else me["tenant"]
+    email = f"{uuid.uuid4().hex[:8]}@member.test"
+    added = client.post(
+        f"/api/tenants/{tenant}/members", json={"email": email, "roles": roles}, headers=admin
+    )
+    assert added.status_code in (200, 201), added.text
+    link = client.post("/api/auth/magic-link", json={"email": email})
+    assert link.status_code == 202
+    outbox = client.get("/api/auth/outbox", headers=admin).json()
+    messages = outbox["items"] if isinstance(outbox, dict) else outbox
+    body = next(m for m in messages if m["to_address"] == email)["body"]
+    token = body.split("token=")[-1].split()[0].strip()
+    verified = client.post("/api/auth/magic-link/verify", json={"token": token})
+    assert verified.status_code == 200, verified.text
+    return {"Authorization": f"Bearer {verified.json()['token']}"}
+
+
+def create(
+    client: TestClient, headers: dict[str, str], path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    answer = client.post(f"/api/{path}", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    row: dict[str, Any] = answer.json()
+    return row
+
+
+def test_the_invoice_lifecycle_end_to_end(client: TestClient) -> None:
+    admin = signup(client, "Acme")
+    billing = member(client, admin, ["billing"])
+    customer = create(client, billing, "customers", {"name": "Wile E.", "email": "w@e.test"})
+    invoice = create(
+        client,
+        billing,
+        "invoices",
+        {"number": "INV-1", "customer": customer["id"], "due_date": "2026-12-31"},
+    )
+    assert invoice["status"] == "draft" and invoice["subtotal"] == "0.0000"
+    for quantity, price in ((2, "10.50"), (1, "4.00")):
+        create(
+            client,
+            billing,
+            "invoice-lines",
+            {
+                "invoice": invoice["id"],
+                "description": "work",
+                "quantity": quantity,
+                "unit_price": price,
+            },
+        )
+    got = client.get(f"/api/invoices/{invoice['id']}", headers=billing)
+    assert got.status_code == 200
+    assert got.json()["subtotal"] == "25.0000"
+
+    # Invalid transition: 409 names the current state and the allowed ones.
+    paid = client.post(
+        f"/api/invoices/{invoice['id']}/actions/pay", json={"amount": "25.00"}, headers=billing
+    )
+    assert paid.status_code == 409
+    assert paid.headers["content-type"].startswith("application/problem+json")
+    assert "draft" in paid.json()["detail"] and "sent" in paid.json()["detail"]
+
+    # Send twice with one Idempotency-Key: one transition, the same answer.
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = client.post(f"/api/invoices/{invoice['id']}/actions/send", headers={**billing, **key})
+    again = client.post(f"/api/invoices/{invoice['id']}/actions/send", headers={**billing, **key})
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json() and first.json()["status"] == "sent"
+
+    paid = client.post(
+        f"/api/invoices/{invoice['id']}/actions/pay", json={"amount": "25.00"}, headers=billing
+    )
+    assert paid.status_code == 200 and paid.json()["status"] == "paid"
+    voided = client.post(f"/api/invoices/{invoice['id']}/actions/void", headers=admin)
+    assert voided.status_code == 409
+
+
+def test_a_stale_etag_is_refused_with_412(client: TestClient) -> None:
+    admin = signup(client, "Etag Co")
+    customer = create(client, admin, "customers", {"name": "C", "email": "c@e.test"})
+    first = client.get(f"/api/customers/{customer['id']}", headers=admin)
+    etag = first.headers["ETag"]
+    changed = client.patch(
+        f"/api/customers/{customer['id']}", json={"name": "C2"}, headers={**admin, "If-Match": etag}
+    )
+    assert changed.status_code == 200, changed.text
+    stale = client.patch(
+        f"/api/customers/{customer['id']}", json={"name": "C3"}, headers={**admin, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert client.get(f"/api/customers/{customer['id']}", headers=admin).json()["name"] == "C2"
+
+
+def test_another_tenant_sees_nothing_and_gets_404s(client: TestClient) -> None:
+    acme = signup(client, "Tenant A")
+    other = signup(client, "Tenant B")
+    customer = create(client, acme, "customers", {"name": "Secret", "email": "s@a.test"})
+    assert client.get(f"/api/customers/{customer['id']}", headers=other).status_code == 404
+    listed = client.get("/api/customers", headers=other).json()["items"]
+    assert all(row["id"] != customer["id"] for row in listed)
+    assert (
+        client.patch(
+            f"/api/customers/{customer['id']}", json={"name": "x"}, headers=other
+        ).status_code
+        == 404
+    )
+    assert client.delete(f"/api/customers/{customer['id']}", headers=other).status_code == 404
+    # Linking to another tenant's row is refused too.
+    linked = client.post(
+        "/api/invoices",
+        json={"number": "X-1", "customer": customer["id"], "due_date": "2026-12-31"},
+        headers=other,
+    )
+    assert linked.status_code == 422
+    assert linked.json()["errors"][0]["field"] == "customer"
+
+
+def test_errors_are_problem_json_with_field_paths(client: TestClient) -> None:
+    admin = signup(client, "Problems Inc")
+    invalid = client.post("/api/customers", json={"name": "x" * 300}, headers=admin)
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in invalid.json()["errors"]}
+    assert {"name", "email"} <= fields
+    unknown = client.get("/api/customers?filter[nmae]=x", headers=admin)
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["field"] == "filter[nmae]"
+    assert client.get(f"/api/customers/{uuid.uuid4()}", headers=admin).status_code == 404
+
+
+def test_a_member_without_the_role_gets_403_with_the_reason(client: TestClient) -> None:
+    admin = signup(client, "Roles Ltd")
+    plain = member(client, admin, ["member"])
+    refused = client.post("/api/customers", json={"name": "N", "email": "n@e.test"}, headers=plain)
+    assert refused.status_code == 403
+    assert 'role "billing"' in refused.json()["detail"]
+
+
+def test_openapi_has_stable_operation_ids_and_problem_responses(client: TestClient) -> None:
+    document = client.get("/api/openapi.json").json()
+    ids = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    assert {"listInvoices", "createInvoice", "sendInvoice", "payInvoice", "getInvoice"} <= ids
+    post = document["paths"]["/api/invoices"]["post"]
+    assert "application/problem+json" in post["responses"]["422"]["content"]
+    schemas = document["components"]["schemas"]
+    assert {"InvoiceRead", "InvoiceCreate", "InvoiceUpdate"} <= set(schemas)
+    assert "status" not in schemas["InvoiceCreate"]["properties"]  # states move by actions
