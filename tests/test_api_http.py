@@ -218,3 +218,32 @@ def test_openapi_has_stable_operation_ids_and_problem_responses(client: TestClie
     schemas = document["components"]["schemas"]
     assert {"InvoiceRead", "InvoiceCreate", "InvoiceUpdate"} <= set(schemas)
     assert "status" not in schemas["InvoiceCreate"]["properties"]  # states move by actions
+
+
+def test_a_materialized_count_follows_creates_moves_and_deletes(client: TestClient) -> None:
+    """Customer.invoice_count is stored; each write of an invoice refreshes it in its transaction."""
+    admin = signup(client, "Counts Co")
+    first = create(client, admin, "customers", {"name": "One", "email": "one@e.test"})
+    second = create(client, admin, "customers", {"name": "Two", "email": "two@e.test"})
+
+    def counts() -> tuple[int, int]:
+        return tuple(
+            client.get(f"/api/customers/{c['id']}", headers=admin).json()["invoice_count"]
+            for c in (first, second)
+        )  # type: ignore[return-value]
+
+    assert counts() == (0, 0)
+    invoice = create(
+        client,
+        admin,
+        "invoices",
+        {"number": "M-1", "customer": first["id"], "due_date": "2026-12-31"},
+    )
+    assert counts() == (1, 0)
+    moved = client.patch(
+        f"/api/invoices/{invoice['id']}", json={"customer": second["id"]}, headers=admin
+    )
+    assert moved.status_code == 200, moved.text
+    assert counts() == (0, 1)
+    assert client.delete(f"/api/invoices/{invoice['id']}", headers=admin).status_code == 204
+    assert counts() == (0, 0)

@@ -27,7 +27,7 @@ from compiler import ir
 from compiler.ir.render import render_expr
 from policy.caller import Caller
 from policy.sql import CallerParams
-from runtime.api import audit
+from runtime.api import audit, materialized
 from runtime.api.computed import ExprCompiler
 from runtime.api.model import AppModel
 from runtime.api.problems import Problem, not_found
@@ -90,6 +90,7 @@ def run(
                 .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
                 .values(values)
             )
+            materialized.refresh(connection, model, entity, parse_key(entity, key), row, caller)
         audit.record(
             connection, model, entity, key, action.name, {**changes, **inputs}, caller, before=row
         )

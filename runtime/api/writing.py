@@ -23,7 +23,7 @@ from policy.caller import Caller
 from policy.explain import explain
 from policy.fields import refused_edits
 from policy.python import NeedsRelated
-from runtime.api import audit
+from runtime.api import audit, materialized
 from runtime.api.model import AppModel
 from runtime.api.problems import FieldError, Problem, not_found
 from runtime.api.reading import get_row, row_etag, visible_rows
@@ -188,6 +188,7 @@ def create_row(
         key = connection.execute(
             sa.insert(table).values(_columns(entity, {**values, **implicit})).returning(key_column)
         ).scalar_one()
+    materialized.refresh(connection, model, entity, key, None, caller)
     audit.record(connection, model, entity, key, "create", values, caller)
     return key
 
@@ -235,6 +236,7 @@ def update_row(
             .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
             .values(values)
         )
+    materialized.refresh(connection, model, entity, parse_key(entity, key), current, caller)
     audit.record(
         connection, model, entity, parse_key(entity, key), "update", changes, caller, before=current
     )
@@ -254,6 +256,7 @@ def delete_row(
                 model.column(entity, entity.primary_key) == parse_key(entity, key)
             )
         )
+    materialized.refresh(connection, model, entity, parse_key(entity, key), current, caller)
     audit.record(
         connection, model, entity, parse_key(entity, key), "delete", {}, caller, before=current
     )

@@ -1,0 +1,121 @@
+"""Materialized computed fields, kept fresh in the transaction of the write that changes them.
+
+After a row of entity E is created, changed or deleted, every materialized
+field whose value can depend on it is recomputed with the same SQL the read
+path uses (runtime/api/computed.py), for the rows it affects only:
+
+- a field of E itself (`"line_total": ...materialized()`): the written row;
+- an aggregate over a one-to-many into E (`Customer.invoice_count =
+  count_("invoices")`): the parents the row points at, before and after (a
+  moved invoice changes two customers);
+- a value read through a ref to E (`F("customer.name")`): the rows pointing
+  at the written one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from compiler import ir
+from policy.caller import Caller
+from policy.sql import CallerParams
+from runtime.api.computed import ExprCompiler
+from runtime.api.model import AppModel
+
+
+def refresh(
+    connection: sa.Connection,
+    model: AppModel,
+    written: ir.Entity,
+    key: object,
+    before: Mapping[str, Any] | None,
+    caller: Caller,
+) -> None:
+    """Recompute what depends on the row `key` of `written` (`before`: its old values)."""
+    after = _stored(connection, model, written, key)
+    for target, field in _materialized(model.project):
+        keys = _affected(connection, model, written, key, before, after, target, field)
+        if keys:
+            _recompute(connection, model, target, field, keys, caller)
+
+
+def _materialized(project: ir.Project) -> Iterable[tuple[ir.Entity, ir.FieldNode]]:
+    for entity in project.entities:
+        for field in entity.fields:
+            if field.materialized and field.computed is not None and field.column is not None:
+                yield entity, field
+
+
+def _stored(
+    connection: sa.Connection, model: AppModel, entity: ir.Entity, key: object
+) -> dict[str, Any] | None:
+    table = model.table(entity)
+    found = (
+        connection.execute(sa.select(table).where(model.column(entity, entity.primary_key) == key))
+        .mappings()
+        .first()
+    )
+    if found is None:
+        return None
+    return {
+        f.name: found[f.column] for f in entity.fields if f.column is not None and f.column in found
+    }
+
+
+def _affected(
+    connection: sa.Connection,
+    model: AppModel,
+    written: ir.Entity,
+    key: object,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    target: ir.Entity,
+    field: ir.FieldNode,
+) -> set[object]:
+    assert field.computed is not None
+    keys: set[object] = set()
+    for dependency in field.computed.depends_on:
+        owner_name, _, name = dependency.partition(".")
+        if owner_name != target.name:
+            if owner_name == written.name and target.name == written.name and after is not None:
+                keys.add(key)
+            continue
+        used = target.field(name)
+        if used is None:
+            continue
+        if target.name == written.name and after is not None:
+            keys.add(key)
+        kind = used.type
+        if isinstance(kind, ir.OneToManyType) and kind.target == written.name:
+            # The parents the row points at, before and after the write.
+            keys.update(
+                row[kind.via] for row in (before, after) if row and row.get(kind.via) is not None
+            )
+        elif isinstance(kind, ir.RefType) and kind.target == written.name:
+            pointing = sa.select(model.column(target, target.primary_key)).where(
+                model.column(target, name) == key
+            )
+            keys.update(connection.scalars(pointing))
+    return keys
+
+
+def _recompute(
+    connection: sa.Connection,
+    model: AppModel,
+    target: ir.Entity,
+    field: ir.FieldNode,
+    keys: set[object],
+    caller: Caller,
+) -> None:
+    assert field.computed is not None and field.column is not None
+    table = model.table(target)
+    compiler = ExprCompiler(model.project, model.tables, CallerParams.of(caller))
+    value = compiler.expr(field.computed.expr, target, table)
+    connection.execute(
+        sa.update(table)
+        .where(model.column(target, target.primary_key).in_(sorted(keys, key=str)))
+        .values({field.column: value})
+    )
