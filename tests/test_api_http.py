@@ -247,3 +247,21 @@ def test_a_materialized_count_follows_creates_moves_and_deletes(client: TestClie
     assert counts() == (0, 1)
     assert client.delete(f"/api/invoices/{invoice['id']}", headers=admin).status_code == 204
     assert counts() == (0, 0)
+
+
+def test_admins_read_the_audit_log_with_private_values_masked(client: TestClient) -> None:
+    admin = signup(client, "Audit Ltd")
+    customer = create(client, admin, "customers", {"name": "Priv", "email": "secret@e.test"})
+    changed = client.patch(
+        f"/api/customers/{customer['id']}", json={"name": "Priv 2"}, headers=admin
+    )
+    assert changed.status_code == 200
+    log = client.get(f"/api/audit?entity=Customer&row={customer['id']}", headers=admin)
+    assert log.status_code == 200, log.text
+    entries = log.json()["items"]
+    assert [e["operation"] for e in entries] == ["update", "create"]
+    assert entries[1]["changes"]["email"] == "***"  # .private(): masked
+    assert entries[0]["changes"]["name"] == {"from": "Priv", "to": "Priv 2"}
+    assert "secret@e.test" not in log.text
+    plain = member(client, admin, ["member"])
+    assert client.get("/api/audit", headers=plain).status_code == 403

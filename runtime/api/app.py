@@ -62,10 +62,12 @@ def create_app(
         # Effect functions (`invoices.effects:send_email`) live in the project.
         sys.path.append(str(app.state.project_root))
     install_problem_handlers(app)
+    from runtime.api.audit import audit_router
     from runtime.api.auth import auth_router
 
     api = APIRouter(prefix="/api")
     api.include_router(auth_router(model))
+    api.include_router(audit_router())
     for router in routers:
         api.include_router(router)
     app.include_router(api)

@@ -11,13 +11,16 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
 
 from compiler import ir
 from policy.caller import Caller
+from runtime.api.auth import ADMIN, require_user
 from runtime.api.model import AppModel
+from runtime.api.problems import Problem
 
 TABLE = "reframe_audit"
 MASK = "***"
@@ -61,3 +64,36 @@ def _json(value: Any) -> Any:
     if isinstance(value, list):
         return [_json(v) for v in value]
     return value
+
+
+def audit_router() -> APIRouter:
+    """`GET /api/audit`: the audit log of the caller's tenant, newest first, for its admins."""
+    router = APIRouter(tags=["Audit"])
+
+    @router.get("/audit", operation_id="listAuditEntries")
+    def list_audit_entries(
+        request: Request,
+        caller: Annotated[Caller, Depends(require_user)],
+        entity: str | None = None,
+        row: str | None = None,
+        before: dt.datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> dict[str, Any]:
+        if ADMIN not in caller.roles or caller.tenant_id is None:
+            raise Problem(403, "Only admins of the tenant may read its audit log.")
+        model: AppModel = request.app.state.model
+        table = model.tables[TABLE]
+        query = sa.select(table).where(table.c.tenant_id == caller.tenant_id)
+        if entity is not None:
+            query = query.where(table.c.entity == entity)
+        if row is not None:
+            query = query.where(table.c.row_id == row)
+        if before is not None:
+            query = query.where(table.c.at < before)
+        query = query.order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+        with request.app.state.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        items = [{k: _json(v) for k, v in r.items()} for r in rows]
+        return {"items": items, "next_before": items[-1]["at"] if len(items) == limit else None}
+
+    return router
