@@ -1,0 +1,84 @@
+"""`uvicorn generated.api.app:app`: the generated app runs by itself, as the issue promises."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from cli.main import main
+from runtime.database import normalize_url
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: str) -> None:
+    project = tmp_path / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    generated = CliRunner().invoke(main, ["--project", str(project), "generate"])
+    assert generated.exit_code == 0, generated.output
+    engine = sa.create_engine(normalize_url(fresh_db), poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        ddl = (project / "generated" / "db" / "schema.postgres.sql").read_text()
+        connection.exec_driver_sql(ddl, execution_options={"no_parameters": True})
+    engine.dispose()
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "generated.api.app:app",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=project,
+        env={**os.environ, "DATABASE_URL": fresh_db},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/api/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                time.sleep(0.1)
+        document = httpx.get(f"{base}/api/openapi.json").json()
+        assert document["openapi"].startswith("3.1")
+        signed = httpx.post(
+            f"{base}/api/auth/signup",
+            json={"email": "owner@uvicorn.test", "password": "long enough 1", "tenant": "Uvi"},
+        )
+        assert signed.status_code == 201, signed.text
+        token = {"Authorization": f"Bearer {signed.json()['token']}"}
+        made = httpx.post(
+            f"{base}/api/customers", json={"name": "A", "email": "a@b.test"}, headers=token
+        )
+        assert made.status_code == 201, made.text
+        listed = httpx.get(f"{base}/api/customers", headers=token).json()
+        assert [row["name"] for row in listed["items"]] == ["A"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
