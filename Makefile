@@ -41,6 +41,7 @@ format: setup
 bench: setup
 	$(BIN)/python -m bench.compile_speed
 	$(BIN)/python -m bench.policy_speed
+	$(BIN)/python -m bench.api_speed
 
 # Issue 3: `gen migrate make` beside Django's makemigrations and Alembic's autogenerate
 # (Django comes from the bench extra; a PostgreSQL server is needed, see the module).
