@@ -120,8 +120,15 @@ def _decide(
         except NeedsRelated as needed:
             row = _load_path(connection, model, entity, row, caller, needed.path.split("."))
     if not decision.allowed:
+        if not caller.authenticated:
+            raise sign_in_first(decision.sentence())
         raise Problem(403, decision.sentence())
     return row
+
+
+def sign_in_first(detail: str) -> Problem:
+    """401: a request a signed-in caller might be allowed to make (API.md: 401 no credentials)."""
+    return Problem(401, f"Sign in first. {detail}", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _refuse_fields(
@@ -147,10 +154,20 @@ def _check_refs(
     errors = []
     for name, value in values.items():
         field = entity.field(name)
-        if field is None or not isinstance(field.type, ir.RefType) or value is None:
+        if field is None or value is None:
             continue
-        target = model.entity(field.type.target)
-        if stored_row(connection, model, target, caller, value) is None:
+        if isinstance(field.type, ir.PolyRefType):
+            kind = value.get("type") if isinstance(value, Mapping) else None
+            if kind not in field.type.targets:
+                allowed = ", ".join(field.type.targets)
+                errors.append(FieldError(f"{name}.type", f"must be one of {allowed}"))
+                continue
+            target, value = model.entity(str(kind)), value.get("id")
+        elif isinstance(field.type, ir.RefType):
+            target = model.entity(field.type.target)
+        else:
+            continue
+        if not _may_point_at(connection, model, target, caller, value):
             errors.append(FieldError(name, f"no {target.label.lower()} with id {value}"))
     if errors:
         raise Problem(
@@ -158,13 +175,48 @@ def _check_refs(
         )
 
 
+def _may_point_at(
+    connection: sa.Connection, model: AppModel, target: ir.Entity, caller: Caller, key: object
+) -> bool:
+    """A row the caller may read; a user counts when they belong to the caller's tenant."""
+    if target.name == "User":
+        return _member_of_tenant(connection, model, caller, key)
+    return stored_row(connection, model, target, caller, key) is not None
+
+
+def _member_of_tenant(
+    connection: sa.Connection, model: AppModel, caller: Caller, key: object
+) -> bool:
+    user = parse_key(model.entity("User"), key)
+    if user is None or caller.tenant_id is None:
+        return user is not None and user == caller.user_id
+    membership = model.entity("Membership")
+    found = connection.execute(
+        sa.select(sa.literal(1)).where(
+            model.column(membership, "user") == user,
+            model.column(membership, "tenant") == caller.tenant_id,
+        )
+    ).first()
+    return found is not None
+
+
 def _columns(entity: ir.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
     found = {}
     for name, value in values.items():
         field = entity.field(name)
-        assert field is not None and field.column is not None, f"{entity.name}.{name}"
+        assert field is not None, f"{entity.name}.{name}"
+        if isinstance(field.type, ir.PolyRefType):
+            # {"type": "Invoice", "id": "..."} is two columns.
+            found[field.type.type_column] = value["type"] if value is not None else None
+            found[field.type.id_column] = value["id"] if value is not None else None
+            continue
+        assert field.column is not None, f"{entity.name}.{name}"
         found[field.column] = value
     return found
+
+
+def _a(label: str) -> str:
+    return f"an {label}" if label[:1] in "aeiou" else f"a {label}"
 
 
 def create_row(
@@ -174,7 +226,10 @@ def create_row(
     implicit: Row = {}
     if entity.field("tenant") is not None and entity.tenant:
         if caller.tenant_id is None:
-            raise Problem(403, f"Creating a {entity.label.lower()} needs a tenant: sign in first.")
+            detail = f"Creating {_a(entity.label.lower())} needs a tenant."
+            if not caller.authenticated:
+                raise sign_in_first(detail)
+            raise Problem(403, detail + " You act in no tenant: join one first.")
         implicit["tenant"] = caller.tenant_id
     if entity.field("created_by") is not None:
         implicit["created_by"] = caller.user_id
@@ -308,10 +363,14 @@ class _constraints:
     def _field(self, column: str | None, constraint: str) -> str | None:
         """The field the database named, or whose column the constraint's name holds."""
         named = [f for f in self.entity.fields if f.column is not None and f.column == column]
+        if constraint == f"pk_{self.entity.table}":
+            return self.entity.primary_key
+        # Names are `<kind>_<table>_<columns...>`: look at the columns part only.
+        columns = constraint.split(f"_{self.entity.table}_", 1)[-1]
         inside = [
             f
             for f in self.entity.fields
-            if f.column is not None and f"_{f.column}_" in f"{constraint}_"
+            if f.column is not None and f"_{f.column}_" in f"_{columns}_"
         ]
         # The longest column inside the name: `fk_invoice_customer_id` is customer, not id.
         found = named or sorted(inside, key=lambda f: len(f.column or ""), reverse=True)
