@@ -124,10 +124,15 @@ def _predicate(
 
 def _field_index(entity: ir.Entity, field: ir.FieldNode) -> ir.Index:
     column = field.column or field.name
+    fields, columns = (field.name,), (column,)
+    tenant = entity.field("tenant") if entity.tenant else None
+    if field.unique and tenant is not None and tenant.column and field is not tenant:
+        # Unique within a tenant: another tenant's value is no clash, and reveals nothing.
+        fields, columns = ("tenant", field.name), (tenant.column, column)
     return ir.Index(
         name=naming.index_name(entity.table, (column,), field.unique),
-        fields=(field.name,),
-        columns=(column,),
+        fields=fields,
+        columns=columns,
         unique=field.unique,
         using="btree",
         origin="field",
