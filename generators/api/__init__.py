@@ -136,15 +136,7 @@ def _model(name: str, doc: str, attributes: Iterable[Attribute], forbid_extra: b
 def _schemas(project: ir.Project) -> Artifact:
     out = _Lines()
     out.add(HEADER.format(rule="api.schemas", what="request and response shapes"))
-    out.add(
-        "from __future__ import annotations\n\n"
-        "from datetime import date, datetime\n"
-        "from decimal import Decimal\n"
-        "from typing import Any, Literal\n"
-        "from uuid import UUID\n\n"
-        "from pydantic import BaseModel, ConfigDict, Field\n\n"
-        "from runtime.api.shapes import PolyRef"
-    )
+    out.add(_schema_imports(project))
     names = []
     for entity in project.entities:
         label = entity.label.lower()
@@ -210,6 +202,40 @@ def _schemas(project: ir.Project) -> Artifact:
     )
 
 
+def _schema_imports(project: ir.Project) -> str:
+    """The imports of api/schemas.py: only the names its classes use."""
+    used = set()
+    for entity in project.entities:
+        attributes = [
+            *read_attributes(project, entity),
+            *create_attributes(project, entity),
+            *update_attributes(project, entity),
+        ]
+        for action in entity.actions:
+            attributes += input_attributes(project, action)
+        for attribute in attributes:
+            used |= set(
+                re.findall(r"\w+", " ".join([attribute.annotation, *attribute.constraints]))
+            )
+    groups = [
+        ("datetime", ["date", "datetime"]),
+        ("decimal", ["Decimal"]),
+        ("typing", ["Any", "Literal"]),
+        ("uuid", ["UUID"]),
+    ]
+    lines = ["from __future__ import annotations", ""]
+    lines += [
+        _import(m, [n for n in names if n in used]).rstrip("\n")
+        for m, names in groups
+        if used & set(names)
+    ]
+    lines += ["", "from pydantic import BaseModel, ConfigDict, Field"]
+    shared = [n for n in ("Email", "Json", "PolyRef", "Text", "Url") if n in used]
+    if shared:
+        lines += ["", _import("runtime.api.shapes", shared).rstrip("\n")]
+    return "\n".join(lines)
+
+
 # api/routes/<table>.py ------------------------------------------------------------------
 
 
@@ -228,7 +254,8 @@ def _routes(project: ir.Project, entity: ir.Entity) -> Artifact:
         "from typing import Annotated, Any\n\n"
         "from fastapi import APIRouter, Header, Request, Response\n\n"
         "from runtime.api import endpoints\n"
-        "from runtime.api.endpoints import LIST_PARAMETERS, PROBLEMS, Caller\n\n"
+        "from runtime.api.endpoints import LIST_PARAMETERS, Caller\n"
+        "from runtime.api.problems import PROBLEMS\n\n"
         f"{_import('..schemas', imported)}\n"
         f'ENTITY = "{entity.name}"\n'
         f'router = APIRouter(prefix="/{entity.path}", tags=[{py_str(entity.label_plural)}])'

@@ -10,6 +10,12 @@ Pure functions of the IR, shared by the schema and route renderers:
   read-only, not a state (states move through actions). Required when the
   model says so and there is no default.
 - Update: the same fields, all optional (a partial update).
+
+Values are what the columns can hold, so that the database never refuses
+one: text is `Text` and JSON `Json` (runtime/api/shapes.py: no NUL
+character), an email `Email` and a url `Url` (the shape of their OpenAPI
+format), an integer is bounded to a PostgreSQL integer, a sized decimal
+has its digits.
 """
 
 from __future__ import annotations
@@ -21,18 +27,20 @@ from compiler import ir
 
 _SCALARS = {
     "uuid": "UUID",
-    "text": "str",
-    "slug": "str",
-    "email": "str",
-    "url": "str",
+    "text": "Text",
+    "slug": "Text",
+    "email": "Email",
+    "url": "Url",
     "integer": "int",
     "decimal": "Decimal",
     "money": "Decimal",
     "boolean": "bool",
     "date": "date",
     "datetime": "datetime",
-    "json": "Any",
+    "json": "Json",
 }
+#: An `integer` is a PostgreSQL `integer`: a value outside is a 422, not a database error.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _FORMATS = {"email": "email", "url": "uri", "slug": None}
 
 
@@ -90,16 +98,27 @@ def constraints(field: ir.FieldNode) -> tuple[str, ...]:
         found.append(f"max_length={field.max_length}")
     if field.pattern is not None:
         found.append(f"pattern={py_str(field.pattern)}")
-    if field.min is not None:
-        found.append(f"ge={_number(field.min)}")
-    if field.max is not None:
-        found.append(f"le={_number(field.max)}")
+    low: object = field.min
+    high: object = field.max
+    if isinstance(field.type, ir.ScalarType) and field.type.name == "integer":
+        low = INT_MIN if low is None else low
+        high = INT_MAX if high is None else high
+    if low is not None:
+        found.append(f"ge={_number(low)}")
+    if high is not None:
+        found.append(f"le={_number(high)}")
     if isinstance(field.type, ir.ScalarType):
         fmt = _FORMATS.get(field.type.name)
         if fmt:
             found.append(f'json_schema_extra={{"format": "{fmt}"}}')
         if field.type.name == "money":
             found += ["max_digits=19", "decimal_places=4"]
+        elif field.type.name == "decimal" and field.type.precision is not None:
+            # numeric(p, s): what would round or overflow in the column is refused.
+            found += [
+                f"max_digits={field.type.precision}",
+                f"decimal_places={field.type.scale or 0}",
+            ]
     return tuple(found)
 
 

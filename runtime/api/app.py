@@ -18,13 +18,14 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 
 from runtime.api.db import make_engine
 from runtime.api.model import AppModel
-from runtime.api.problems import install_problem_handlers
+from runtime.api.problems import document_problems, install_problem_handlers
 
 
 def create_app(
@@ -71,4 +72,17 @@ def create_app(
     for router in routers:
         api.include_router(router)
     app.include_router(api)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """`/api/openapi.json`: FastAPI's document, with the problem answers every operation has."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,52 +8,23 @@ committed. ETags go out on every single-row response and come back as
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
+from compiler import ir
 from policy import caller as policy_caller
 from runtime.api import actions, reading, writing
 from runtime.api.auth import current_caller
 from runtime.api.model import AppModel
-from runtime.api.problems import MEDIA_TYPE, Problem, not_found
-from runtime.api.query import parse_list_query
+from runtime.api.problems import Problem, not_found
+from runtime.api.query import INT_MAX, MAX_PAGE_SIZE, bad, parse_list_query, parse_value
 
 #: The caller of a request, from its token or session cookie and `X-Tenant`.
 Caller = Annotated[policy_caller.Caller, Depends(current_caller)]
 
-_PROBLEM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                "required": ["field", "message"],
-            },
-        },
-    },
-    "required": ["type", "title", "status", "detail"],
-}
-#: The problem+json answers every endpoint may give (API.md, Errors).
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": meaning, "content": {MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}}
-    for status, meaning in {
-        400: "Bad request: an unknown field, operator, include or a malformed value",
-        401: "No or bad credentials",
-        403: "A visible row or action the caller may not use",
-        404: "No such row, or one the caller may not see",
-        409: "A transition not allowed from the current state, or a unique conflict",
-        412: "Stale If-Match",
-        422: "Invalid input; `errors` names the fields",
-    }.items()
-}
 #: The list query parameters, for the OpenAPI document (parsing is `parse_list_query`).
 LIST_PARAMETERS: list[dict[str, Any]] = [
     {
@@ -80,9 +51,9 @@ LIST_PARAMETERS: list[dict[str, Any]] = [
         "schema": {
             "type": "object",
             "properties": {
-                "size": {"type": "integer", "minimum": 1},
+                "size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
                 "after": {"type": "string"},
-                "number": {"type": "integer", "minimum": 1},
+                "number": {"type": "integer", "minimum": 1, "maximum": INT_MAX},
             },
         },
     },
@@ -112,6 +83,30 @@ def _includes(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split(",") if part)
 
 
+def _only(request: Request, *allowed: str) -> None:
+    """A query parameter the endpoint does not take is a 400, as on lists: never ignored."""
+    for name in request.query_params:
+        if name not in allowed:
+            hint = (
+                f"this endpoint takes {', '.join(allowed)}"
+                if allowed
+                else "this endpoint takes none"
+            )
+            raise bad(name, f"unknown parameter; {hint}.")
+
+
+def _checked_key(model: AppModel, entity: ir.Entity, key: str) -> str:
+    """`key` when it can be a primary key of `entity`; a 404 when not (a malformed id names
+    no row: the same answer as a missing one)."""
+    field = entity.field(entity.primary_key)
+    assert field is not None
+    try:
+        parse_value(model, field, key, "key")
+    except Problem:
+        raise not_found(entity.label) from None
+    return key
+
+
 def list_rows(request: Request, entity_name: str, caller: policy_caller.Caller) -> dict[str, Any]:
     model = _model(request)
     entity = model.entity(entity_name)
@@ -128,6 +123,7 @@ def get_row(
     key: str,
     include: str,
 ) -> dict[str, Any]:
+    _only(request, "include")
     model = _model(request)
     entity = model.entity(entity_name)
     with _engine(request).begin() as connection:
@@ -145,6 +141,7 @@ def create_row(
     caller: policy_caller.Caller,
     body: BaseModel,
 ) -> dict[str, Any]:
+    _only(request)
     model = _model(request)
     entity = model.entity(entity_name)
     with _engine(request).begin() as connection:
@@ -155,7 +152,8 @@ def create_row(
     if row is None:  # created, but the read rule hides it from its creator
         return {entity.primary_key: str(key)}
     response.headers["ETag"] = reading.row_etag(row)
-    response.headers["Location"] = f"{entity.api_path}/{key}"
+    # Percent-encoded: a text key may hold what a header cannot (any Unicode).
+    response.headers["Location"] = f"{entity.api_path}/{quote(str(key), safe='')}"
     return row
 
 
@@ -168,8 +166,10 @@ def update_row(
     body: BaseModel,
     if_match: str | None,
 ) -> dict[str, Any]:
+    _only(request)
     model = _model(request)
     entity = model.entity(entity_name)
+    key = _checked_key(model, entity, key)
     with _engine(request).begin() as connection:
         writing.update_row(
             connection, model, entity, caller, key, body.model_dump(exclude_unset=True), if_match
@@ -184,8 +184,10 @@ def update_row(
 def delete_row(
     request: Request, entity_name: str, caller: policy_caller.Caller, key: str
 ) -> Response:
+    _only(request)
     model = _model(request)
     entity = model.entity(entity_name)
+    key = _checked_key(model, entity, key)
     with _engine(request).begin() as connection:
         writing.delete_row(connection, model, entity, caller, key)
     return Response(status_code=204)
@@ -201,8 +203,10 @@ def run_action(
     body: BaseModel | None,
     idempotency_key: str | None,
 ) -> dict[str, Any]:
+    _only(request)
     model = _model(request)
     entity = model.entity(entity_name)
+    key = _checked_key(model, entity, key)
     inputs = body.model_dump() if body is not None else {}
     done = actions.run(
         _engine(request),

@@ -22,6 +22,45 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("reframe.api")
 
+#: The JSON schema of every problem body, `#/components/schemas/Problem` in the OpenAPI.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 problem details; `errors` names the fields at fault.",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "errors"],
+}
+#: The problems any operation may answer (API.md, Errors), for the OpenAPI document.
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "Bad request: an unknown parameter, field, operator or include, or a malformed value",
+    401: "No or bad credentials",
+    403: "A visible row or action the caller may not use",
+    404: "No such row, or one the caller may not see",
+    409: "A transition not allowed from the current state, or a unique conflict",
+    412: "Stale If-Match",
+    422: "Invalid input; `errors` names the fields",
+    429: "Too many failed attempts; `Retry-After` says when to try again",
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+#: `responses=` of an endpoint: every problem, as problem+json.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": meaning, "content": {MEDIA_TYPE: {"schema": _PROBLEM_REF}}}
+    for status, meaning in PROBLEM_STATUSES.items()
+}
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -69,6 +108,21 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(
         problem.body(), status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers
     )
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document tell the truth about errors: every operation may answer
+    each problem as problem+json (FastAPI's own 422 schema is not what the handlers send)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, answer in PROBLEMS.items():
+                responses[str(status)] = answer
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
 
 
 def install_problem_handlers(app: FastAPI) -> None:

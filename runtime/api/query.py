@@ -35,6 +35,8 @@ from runtime.api.problems import FieldError, Problem
 
 #: The largest `page[size]`; the default comes from the entity's list view.
 MAX_PAGE_SIZE = 100
+#: The range of an `integer` field (a PostgreSQL integer), and so of `page[number]`.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 DEFAULT_PAGE_SIZE = 25
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "contains", "is_null")
 _ORDERED = ("lt", "lte", "gt", "gte")
@@ -110,7 +112,7 @@ def parse_list_query(
         after = decode_cursor(model, entity, sort, single["page[after]"])
     number = None
     if "page[number]" in single:
-        number = _integer("page[number]", single["page[number]"], 1, None)
+        number = _integer("page[number]", single["page[number]"], 1, INT_MAX)
     size = default_page_size(entity)
     if "page[size]" in single:
         size = _integer("page[size]", single["page[size]"], 1, MAX_PAGE_SIZE)
@@ -201,7 +203,7 @@ def _filter(model: AppModel, entity: ir.Entity, param: str, raw: str) -> Filter:
     elif op == "in":
         value = tuple(parse_value(model, field, item, param) for item in raw.split(","))
     elif op == "contains" and field_kind(field) in _TEXT_LIKE:
-        value = raw
+        value = _no_nul(raw, param)
     else:
         value = parse_value(model, field, raw, param)
     return Filter(tuple(path.split(".")), op, value, param)
@@ -263,6 +265,7 @@ def includable(entity: ir.Entity) -> list[str]:
 
 def parse_value(model: AppModel, field: ir.FieldNode, raw: str, param: str) -> Any:
     """`raw` read as a value of `field` (a ref: the referenced key); a 400 when it is not one."""
+    _no_nul(raw, param)
     kind = field.type
     if isinstance(kind, ir.RefType):
         target = model.entity(kind.target)
@@ -289,6 +292,13 @@ def parse_value(model: AppModel, field: ir.FieldNode, raw: str, param: str) -> A
         raise bad(param, f"{raw!r} is not {_WORDS[kind.name]}.") from None
 
 
+def _no_nul(raw: str, param: str) -> str:
+    # PostgreSQL text cannot hold one: no stored value has it, and comparing with one fails.
+    if "\x00" in raw:
+        raise bad(param, "a NUL character (\\u0000) is never a value.")
+    return raw
+
+
 def _decimal(raw: str) -> Decimal:
     value = Decimal(raw.strip())
     if not value.is_finite() or raw.strip() != raw:
@@ -297,7 +307,8 @@ def _decimal(raw: str) -> Decimal:
 
 
 def _int(raw: str) -> int:
-    if not re.fullmatch(r"-?\d{1,18}", raw):
+    # An `integer` column is a PostgreSQL integer (4 bytes): a larger value is not one.
+    if not re.fullmatch(r"-?\d{1,10}", raw) or not INT_MIN <= int(raw) <= INT_MAX:
         raise ValueError(raw)
     return int(raw)
 
@@ -324,7 +335,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 _WORDS = {
     "uuid": "a UUID",
-    "integer": "an integer",
+    "integer": f"an integer from {INT_MIN} to {INT_MAX}",
     "decimal": "a decimal number",
     "money": "an amount (a decimal number)",
     "boolean": "true or false",
