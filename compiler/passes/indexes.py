@@ -124,7 +124,8 @@ def _predicate(
 
 def _field_index(entity: ir.Entity, field: ir.FieldNode) -> ir.Index:
     column = field.column or field.name
-    fields, columns = (field.name,), (column,)
+    fields: tuple[str, ...] = (field.name,)
+    columns: tuple[str, ...] = (column,)
     tenant = entity.field("tenant") if entity.tenant else None
     if field.unique and tenant is not None and tenant.column and field is not tenant:
         # Unique within a tenant: another tenant's value is no clash, and reveals nothing.
