@@ -113,9 +113,24 @@ def _entity_rules(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> i
     return entity.replace(rules=rules, actions=actions, fields=fields)
 
 
+def _creator_shown_to_creator(entity: ir.Entity, field: ir.FieldNode) -> ir.FieldNode:
+    """Rows of an entity without tenancy are shared by every tenant; who made one is a
+    user of some tenant, so only that user sees it (a system rule, like same_tenant())."""
+    rule = ir.Rule(
+        id=f"{entity.name}.created_by.visible_to",
+        operation="visible_to",
+        expr=ir.OwnerPolicy(field="created_by"),
+        text="owner()",
+        loc=field.loc,
+    )
+    return field.replace(visible_to=rule)
+
+
 def _field_rules(
     project: ir.Project, entity: ir.Entity, field: ir.FieldNode, ctx: PassContext
 ) -> ir.FieldNode:
+    if field.origin == "created_by" and not entity.tenant:
+        return _creator_shown_to_creator(entity, field)
     decl = ctx.entities[entity.name].fields.get(field.name)
     if decl is None or field.origin != "declared":
         return field
