@@ -67,19 +67,7 @@ FIXED_OPERATIONS = [
 ]
 #: Operations that fail because of code outside the api generator and its read path
 #: (runtime/api/auth.py, audit.py), with the exact request. Not strict: they pass once fixed.
-KNOWN: dict[str, str] = {
-    "POST /api/auth/login": (
-        "500 from runtime/api/auth.py: a NUL character in the email reaches PostgreSQL. "
-        'POST /api/auth/login {"email": "\\u0000", "password": "..."} -> login -> '
-        "limits.check (auth.py:392) selects reframe_login_attempt with key "
-        "'login:account:\\x00' (psycopg DataError: PostgreSQL text fields cannot contain "
-        "NUL (0x00) bytes)."
-    ),
-    "GET /api/audit": (
-        "runtime/api/audit.py accepts a number as `before` (pydantic reads it as a Unix time): "
-        "GET /api/audit?before=-384 is 200, though the document says `before` is a date-time."
-    ),
-}
+KNOWN: dict[str, str] = {}
 
 
 def _operations() -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from compiler import ir
 from policy.caller import Caller
 from runtime.api.auth import ADMIN, require_user
 from runtime.api.model import AppModel
-from runtime.api.problems import Problem
+from runtime.api.problems import FieldError, Problem
 
 TABLE = "reframe_audit"
 MASK = "***"
@@ -58,6 +58,17 @@ def record(
     )
 
 
+def _instant(text: str) -> dt.datetime:
+    """An ISO 8601 date-time (naive: UTC), or a 400 naming `before`."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise Problem(
+            400, "before must be an ISO 8601 date-time.", (FieldError("before", "not a date-time"),)
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, uuid.UUID | Decimal | dt.date):
         return value.isoformat() if isinstance(value, dt.date) else str(value)
@@ -76,7 +87,10 @@ def audit_router() -> APIRouter:
         caller: Annotated[Caller, Depends(require_user)],
         entity: str | None = None,
         row: str | None = None,
-        before: dt.datetime | None = None,
+        before: Annotated[
+            str | None,
+            Query(description="ISO 8601 date-time", json_schema_extra={"format": "date-time"}),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
         if ADMIN not in caller.roles or caller.tenant_id is None:
@@ -89,7 +103,7 @@ def audit_router() -> APIRouter:
         if row is not None:
             query = query.where(table.c.row_id == row)
         if before is not None:
-            query = query.where(table.c.at < before)
+            query = query.where(table.c.at < _instant(before))
         query = query.order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
         with request.app.state.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()

@@ -57,6 +57,7 @@ from policy.caller import Caller
 from runtime.api.model import AppModel
 from runtime.api.passwords import Passwords, new_token, same, token_hash
 from runtime.api.problems import FieldError, Problem
+from runtime.api.shapes import Text
 
 log = logging.getLogger("reframe.api.auth")
 
@@ -106,28 +107,29 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Text refuses a NUL character, which PostgreSQL cannot store (422, not a 500).
 class SignupBody(_Body):
-    email: str
-    password: str
-    tenant: str
+    email: Text
+    password: Text
+    tenant: Text
 
 
 class LoginBody(_Body):
-    email: str
-    password: str
+    email: Text
+    password: Text
 
 
 class MagicLinkBody(_Body):
-    email: str
+    email: Text
 
 
 class VerifyBody(_Body):
-    token: str
+    token: Text
 
 
 class MemberBody(_Body):
-    email: str
-    roles: list[str]
+    email: Text
+    roles: list[Text]
 
 
 # The tables ------------------------------------------------------------------------------------
