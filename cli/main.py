@@ -429,3 +429,32 @@ def seed(obj: _Context, count: int, seed_value: int, database: str | None) -> No
     out.print(
         f"Sign in as admin@demo.test, billing@demo.test or member@demo.test ({DEMO_PASSWORD})."
     )
+
+
+@main.command()
+@_DATABASE
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--version", "version", type=int, help="Serve this snapshot (default: the latest).")
+@click.pass_obj
+def serve(obj: _Context, database: str | None, port: int, host: str, version: int | None) -> None:
+    """Serve the generated app straight from the hook store: no build step.
+
+    With no --database and no url in gen.toml, an embedded PostgreSQL that
+    needs no set-up. The schema is brought up to date first (migrations, or
+    the snapshot's schema on an empty database).
+    """
+    import uvicorn
+
+    from runtime.serve import ServeError, prepare
+
+    root = obj.project
+    try:
+        prepared = prepare(root, _database_url(root, database), version)
+    except ServeError as exc:
+        fail(str(exc))
+    out.print(
+        f"Serving snapshot {prepared.snapshot.id} ({escape(prepared.snapshot.message)}); {prepared.schema_note}."
+    )
+    out.print(f"API: http://{host}:{port}/api  docs: http://{host}:{port}/api/docs")
+    uvicorn.run(prepared.app, host=host, port=port, log_level="warning")

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from compiler import ir
+from runtime.hook_import import read_file
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class AppModel:
 
     @classmethod
     def load(cls, ir_json: Path, metadata: sa.MetaData) -> AppModel:
-        return cls(ir.Project.model_validate_json(ir_json.read_bytes()), metadata)
+        # From disk, or from the hook-store snapshot `gen serve` mounted.
+        return cls(ir.Project.model_validate_json(read_file(ir_json)), metadata)
 
     @cached_property
     def tables(self) -> dict[str, sa.Table]:

@@ -1,0 +1,100 @@
+"""Import generated Python straight from a hook-store snapshot: no files written, no build.
+
+`mount(package, files)` makes the snapshot's files importable as `package`:
+`files["api/app.py"]` is the module `package.api.app`, folders are packages
+(with or without `__init__.py`). Modules get a virtual `__file__` under
+`/reframe-hook/<package>/`, so code that finds its data next to itself
+(`Path(__file__).parent.parent / "ir.json"`) reads it through `read_file`,
+which serves those paths from the snapshot too. Tracebacks name the
+snapshot's paths.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+
+HOOK_ROOT = PurePosixPath("/reframe-hook")
+_MOUNTED: dict[str, Mapping[str, bytes]] = {}
+
+
+def mount(package: str, files: Mapping[str, bytes]) -> PurePosixPath:
+    """Make `files` importable under `package`; return their virtual root."""
+    if not package.isidentifier():
+        raise ValueError(f"not a package name: {package!r}")
+    _MOUNTED[package] = dict(files)
+    if not any(isinstance(f, _HookFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _HookFinder())
+    return HOOK_ROOT / package
+
+
+def unmount(package: str) -> None:
+    _MOUNTED.pop(package, None)
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+def read_file(path: Path | PurePosixPath) -> bytes:
+    """The bytes at `path`: from a mounted snapshot when it is under HOOK_ROOT, else from disk."""
+    posix = PurePosixPath(path.as_posix())
+    if posix.is_relative_to(HOOK_ROOT):
+        package, *rest = posix.relative_to(HOOK_ROOT).parts
+        files = _MOUNTED.get(package)
+        relative = "/".join(rest)
+        if files is None or relative not in files:
+            raise FileNotFoundError(str(path))
+        return files[relative]
+    return Path(path).read_bytes()
+
+
+class _HookFinder(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, rest = fullname.partition(".")
+        files = _MOUNTED.get(package)
+        if files is None:
+            return None
+        relative = rest.replace(".", "/")
+        root = HOOK_ROOT / package
+        init = f"{relative}/__init__.py" if relative else "__init__.py"
+        folder = f"{relative}/" if relative else ""
+        if f"{relative}.py" in files and relative:
+            return self._spec(fullname, files[f"{relative}.py"], root / f"{relative}.py", None)
+        if init in files or any(name.startswith(folder) for name in files):
+            source = files.get(init, b"")
+            location = str(root / relative) if relative else str(root)
+            return self._spec(fullname, source, root / init, [location])
+        return None
+
+    @staticmethod
+    def _spec(
+        fullname: str, source: bytes, origin: PurePosixPath, search: list[str] | None
+    ) -> importlib.machinery.ModuleSpec:
+        loader = _HookLoader(source, str(origin))
+        spec = importlib.machinery.ModuleSpec(
+            fullname, loader, origin=str(origin), is_package=search is not None
+        )
+        if search is not None:
+            spec.submodule_search_locations = search
+        spec.has_location = True
+        return spec
+
+
+class _HookLoader(importlib.abc.Loader):
+    def __init__(self, source: bytes, origin: str) -> None:
+        self.source, self.origin = source, origin
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__file__ = self.origin
+        exec(compile(self.source, self.origin, "exec", dont_inherit=True), module.__dict__)
+
+    def get_data(self, path: str) -> bytes:
+        return read_file(PurePosixPath(path))

@@ -1,0 +1,89 @@
+"""`gen serve`: the generated app, imported from a hook-store snapshot, under uvicorn.
+
+Nothing is built or copied: the snapshot's Python is mounted as a package
+(runtime/hook_import.py) and its `api/app.py` served. The database is the
+one given, else gen.toml's, else the project's embedded PostgreSQL. Its
+schema is brought up to date first: the project's migrations are applied
+when it has some; a database with no tables at all gets the snapshot's
+`schema.postgres.sql` (a first run needs no step); anything else is left
+alone, with a warning when it may not match the model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from hookfs.store import HookStore, Snapshot, StoreError
+from runtime import hook_import
+from runtime.database import normalize_url
+from runtime.layout import MIGRATIONS_DIR
+
+
+class ServeError(Exception):
+    """The app cannot be served; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    snapshot: Snapshot
+    app: Any
+    #: What was done to the database schema, in words.
+    schema_note: str
+
+
+def snapshot_files(project_root: Path, version: int | None) -> tuple[Snapshot, dict[str, bytes]]:
+    if not (project_root / ".gen").is_dir():
+        raise ServeError("nothing generated yet: run `gen generate` first.")
+    with HookStore.open(project_root) as store:
+        try:
+            chosen = store.snapshot(version) if version is not None else store.head()
+        except StoreError as exc:
+            raise ServeError(f"{exc} (snapshots are numbered from 1 by `gen generate`).") from exc
+        if chosen is None:
+            raise ServeError("nothing generated yet: run `gen generate` first.")
+        files = {entry.path: store.read_blob(entry.blob) for entry in store.files(chosen.id)}
+    if "api/app.py" not in files:
+        raise ServeError(
+            f"snapshot {chosen.id} has no api/app.py: regenerate with `gen generate` "
+            "(the api generator must be installed)."
+        )
+    return chosen, files
+
+
+def prepare(project_root: Path, url: str, version: int | None = None) -> Prepared:
+    """Mount the snapshot, bring the schema up to date, import the app."""
+    snapshot, files = snapshot_files(project_root, version)
+    note = _schema(project_root, url, files)
+    package = f"reframe_hook_{snapshot.id}"
+    hook_import.unmount(package)
+    hook_import.mount(package, files)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("REFRAME_PROJECT", str(project_root))
+    module = __import__(f"{package}.api.app", fromlist=["app"])
+    return Prepared(snapshot, module.app, note)
+
+
+def _schema(project_root: Path, url: str, files: dict[str, bytes]) -> str:
+    if (project_root / MIGRATIONS_DIR / "versions").is_dir():
+        from runtime.migrations import apply
+
+        done = apply(project_root, url)
+        return f"applied {len(done)} migration(s)" if done else "migrations up to date"
+    engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            if sa.inspect(connection).get_table_names():
+                return (
+                    "the database has tables but the project no migrations: it is used as it "
+                    "is (run `gen migrate make` and `gen migrate apply` to manage it)"
+                )
+            ddl = files["db/schema.postgres.sql"].decode()
+            connection.exec_driver_sql(ddl, execution_options={"no_parameters": True})
+            return "empty database: created the schema of this snapshot"
+    finally:
+        engine.dispose()

@@ -1,0 +1,100 @@
+"""`gen serve`: the generated API served from the hook store, on a database it prepares."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from cli.main import main
+from runtime import hook_import
+from tests.test_api_uvicorn import free_port
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
+GEN = Path(sys.executable).parent / "gen"
+
+
+def wait_for(base: str, server: subprocess.Popen[str]) -> None:
+    for _ in range(200):
+        try:
+            httpx.get(f"{base}/api/openapi.json", timeout=1)
+            return
+        except httpx.TransportError:
+            if server.poll() is not None:
+                raise AssertionError(server.stdout.read() if server.stdout else "exited") from None
+            time.sleep(0.1)
+    raise AssertionError("gen serve did not answer in 20 s")
+
+
+def test_serve_runs_the_snapshot_from_the_store_on_an_empty_database(
+    tmp_path: Path, fresh_db: str
+) -> None:
+    project = tmp_path / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    assert CliRunner().invoke(main, ["--project", str(project), "generate"]).exit_code == 0
+    # The mirror is for reading only: serving never looks at it.
+    shutil.rmtree(project / "generated")
+    port = free_port()
+    server = subprocess.Popen(
+        [str(GEN), "--project", str(project), "serve", "--port", str(port), "--database", fresh_db],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base, server)
+        signed = httpx.post(
+            f"{base}/api/auth/signup",
+            json={"email": "owner@serve.test", "password": "long enough 1", "tenant": "Serve"},
+        )
+        assert signed.status_code == 201, signed.text
+        token = {"Authorization": f"Bearer {signed.json()['token']}"}
+        made = httpx.post(
+            f"{base}/api/customers", json={"name": "A", "email": "a@b.test"}, headers=token
+        )
+        assert made.status_code == 201, made.text
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert "Serving snapshot 1" in output
+    assert "empty database: created the schema of this snapshot" in output
+
+
+def test_serve_without_a_generate_says_what_to_run(tmp_path: Path) -> None:
+    project = tmp_path / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    result = CliRunner().invoke(
+        main, ["--project", str(project), "serve", "--database", "postgresql://x/y"]
+    )
+    assert result.exit_code != 0
+    assert "run `gen generate` first" in result.output
+
+
+def test_mounted_files_import_as_packages_and_read_as_data() -> None:
+    files = {
+        "pkg/__init__.py": b"",
+        "pkg/mod.py": b"from pathlib import Path\nHERE = Path(__file__).parent\nVALUE = 41 + 1\n",
+        "data.json": b'{"a": 1}',
+    }
+    root = hook_import.mount("reframe_hook_test", files)
+    try:
+        from importlib import import_module
+
+        module = import_module("reframe_hook_test.pkg.mod")
+        assert module.VALUE == 42
+        assert hook_import.read_file(module.HERE.parent / "data.json") == b'{"a": 1}'
+        assert str(module.HERE).startswith(str(root))
+    finally:
+        hook_import.unmount("reframe_hook_test")
