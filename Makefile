@@ -25,6 +25,7 @@ $(NODE_STAMP): package.json package-lock.json
 run: setup
 	$(BIN)/gen --project $(EXAMPLE) generate
 	$(BIN)/gen --project $(EXAMPLE) inspect Invoice.status
+	$(BIN)/gen --project $(EXAMPLE) serve
 
 test: setup lint
 	$(BIN)/pytest -q
