@@ -3,9 +3,12 @@
 Pure functions of the IR, shared by the schema and route renderers:
 
 - Read: every field the API returns. A ref is the target's key, or the
-  target's Read object when included; a one-to-many or many-to-many is a
-  list, present only when included. A field with `visible_to` may be absent
-  (hidden from the caller), so it is not required.
+  target's Read object when included (the key stays when the caller may not
+  read the target); a one-to-many or many-to-many is a list, present only
+  when included. A field with `visible_to` may be absent (hidden from the
+  caller), so it is not required. Text is plain `str` and JSON `Any`: the
+  API validates what it reads from its own database without the input
+  checks below.
 - Create: the fields a client sets: declared, stored, not computed, not
   read-only, not a state (states move through actions). Required when the
   model says so and there is no default.
@@ -39,6 +42,16 @@ _SCALARS = {
     "datetime": "datetime",
     "json": "Json",
 }
+#: What the API reads back from its own columns needs no input check: plain types, so the
+#: response model validates them without a Python call per value (same JSON Schema).
+_READ_SCALARS = {
+    **_SCALARS,
+    "text": "str",
+    "slug": "str",
+    "email": "str",
+    "url": "str",
+    "json": "Any",
+}
 #: An `integer` is a PostgreSQL `integer`: a value outside is a 422, not a database error.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _FORMATS = {"email": "email", "url": "uri", "slug": None}
@@ -68,23 +81,25 @@ def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-def value_type(project: ir.Project, field: ir.FieldNode) -> str:
-    """The Python annotation of a stored value (no null, no include)."""
+def value_type(project: ir.Project, field: ir.FieldNode, read: bool = False) -> str:
+    """The Python annotation of a stored value (no null, no include); `read`: as the API
+    returns it (text without the checks of `Text`)."""
+    scalars = _READ_SCALARS if read else _SCALARS
     t = field.type
     if isinstance(t, ir.ScalarType):
-        return _SCALARS[t.name]
+        return scalars[t.name]
     if isinstance(t, ir.EnumType | ir.StateType):
         return _literal(t.values)
     if isinstance(t, ir.ArrayType):
         inner = t.of
-        item = _SCALARS[inner.name] if isinstance(inner, ir.ScalarType) else _literal(inner.values)
+        item = scalars[inner.name] if isinstance(inner, ir.ScalarType) else _literal(inner.values)
         return f"list[{item}]"
     if isinstance(t, ir.RefType):
         target = project.entity(t.target)
         assert target is not None
         key = target.field(target.primary_key)
         assert key is not None
-        return value_type(project, key)
+        return value_type(project, key, read)
     if isinstance(t, ir.PolyRefType):
         return "PolyRef"
     raise ValueError(f"{field.name}: a {t.kind} has no single value")
@@ -145,7 +160,7 @@ def read_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
             annotation = f"list[{class_name(_entity(project, t.target), 'Read')}]"
             found.append(Attribute(field.name, annotation, (), False, field.help))
             continue
-        annotation = value_type(project, field)
+        annotation = value_type(project, field, read=True)
         if isinstance(t, ir.RefType):
             annotation += f" | {class_name(_entity(project, t.target), 'Read')}"
         if field.nullable:

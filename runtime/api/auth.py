@@ -247,7 +247,7 @@ def current_caller(request: Request) -> Caller:
     tables = _tables(request)
     hashed = token_hash(token)
     with _transaction(request) as connection:
-        session = _live_session(connection, tables, hashed, now)
+        session, memberships = _live_session_and_memberships(connection, tables, hashed, now)
         if session is None:
             raise _unauthorized("The session is invalid or has expired; sign in again.")
         if via == "cookie" and request.method not in SAFE_METHODS:
@@ -258,7 +258,6 @@ def current_caller(request: Request) -> Caller:
                 .where(tables.session.c.token_hash == hashed)
                 .values(last_used_at=now)
             )
-        memberships = _memberships(connection, tables, session["user_id"])
     tenant_id, roles = _chosen_tenant(request, memberships)
     caller = Caller(user_id=session["user_id"], tenant_id=tenant_id, roles=roles, now=now)
     request.state.caller = caller
@@ -277,23 +276,65 @@ def require_user(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
 SignedIn = Annotated[Caller, Depends(require_user)]
 
 
-def _live_session(
+def _live_session_and_memberships(
     connection: sa.Connection, tables: _Tables, hashed: str, now: dt.datetime
-) -> sa.RowMapping | None:
+) -> tuple[sa.RowMapping | None, list[_Membership]]:
+    """The live session of the token (unexpired, its user active) and the user's memberships
+    (as `_memberships` gives them) in one statement: the session joined with its user and,
+    outer-joined, each membership with its tenant."""
+    rows = (
+        connection.execute(_caller_statement(tables), {"token_hash": hashed, "now": now})
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return None, []
+    memberships = [
+        _Membership(r["tenant_id"], r["tenant_name"], r["tenant_slug"], tuple(r["roles"] or ()))
+        for r in rows
+        if r["tenant_id"] is not None
+    ]
+    return rows[0], memberships
+
+
+#: The statement of `_live_session_and_memberships`, built once per `_Tables`.
+_CALLER_STATEMENTS: dict[int, tuple[_Tables, sa.Select[Any]]] = {}
+
+
+def _caller_statement(tables: _Tables) -> sa.Select[Any]:
+    cached = _CALLER_STATEMENTS.get(id(tables))
+    if cached is not None and cached[0] is tables:
+        return cached[1]
     session = tables.session
-    return (
-        connection.execute(
-            sa.select(session.c.user_id, session.c.csrf_hash, session.c.last_used_at)
-            .join(tables.user, tables["User.key"] == session.c.user_id)
-            .where(
-                session.c.token_hash == hashed,
-                session.c.expires_at > now,
-                tables["User.is_active"].is_(True),
+    tenants = tables.membership.join(
+        tables.tenant, tables["Tenant.key"] == tables["Membership.tenant"]
+    )
+    statement = (
+        sa.select(
+            session.c.user_id,
+            session.c.csrf_hash,
+            session.c.last_used_at,
+            tables["Tenant.key"].label("tenant_id"),
+            tables["Tenant.name"].label("tenant_name"),
+            tables["Tenant.slug"].label("tenant_slug"),
+            tables["Membership.roles"].label("roles"),
+        )
+        .select_from(
+            session.join(tables.user, tables["User.key"] == session.c.user_id).outerjoin(
+                tenants, tables["Membership.user"] == session.c.user_id
             )
         )
-        .mappings()
-        .first()
+        .where(
+            session.c.token_hash == sa.bindparam("token_hash", type_=session.c.token_hash.type),
+            session.c.expires_at > sa.bindparam("now", type_=session.c.expires_at.type),
+            tables["User.is_active"].is_(True),
+        )
+        .order_by(tables["Tenant.created_at"], tables["Tenant.key"])
     )
+    if len(_CALLER_STATEMENTS) > 64:  # apps made and dropped (tests): keep it small
+        _CALLER_STATEMENTS.clear()
+    _CALLER_STATEMENTS[id(tables)] = (tables, statement)
+    return statement
 
 
 def _check_csrf(request: Request, stored_hash: str) -> None:

@@ -112,7 +112,7 @@ def list_rows(request: Request, entity_name: str, caller: policy_caller.Caller) 
     entity = model.entity(entity_name)
     query = parse_list_query(model, entity, request.query_params.multi_items())
     with _engine(request).begin() as connection:
-        return reading.list_rows(connection, model, entity, caller, query)
+        return reading.read_page(connection, model, entity, caller, query)
 
 
 def get_row(
@@ -127,7 +127,7 @@ def get_row(
     model = _model(request)
     entity = model.entity(entity_name)
     with _engine(request).begin() as connection:
-        row = reading.get_row(connection, model, entity, caller, key, _includes(include))
+        row = reading.read_row(connection, model, entity, caller, key, _includes(include))
     if row is None:
         raise not_found(entity.label)
     response.headers["ETag"] = reading.row_etag(row)
@@ -148,7 +148,7 @@ def create_row(
         key = writing.create_row(
             connection, model, entity, caller, body.model_dump(exclude_unset=True)
         )
-        row = reading.get_row(connection, model, entity, caller, key)
+        row = reading.read_row(connection, model, entity, caller, key)
     if row is None:  # created, but the read rule hides it from its creator
         return {entity.primary_key: str(key)}
     response.headers["ETag"] = reading.row_etag(row)
@@ -174,7 +174,7 @@ def update_row(
         writing.update_row(
             connection, model, entity, caller, key, body.model_dump(exclude_unset=True), if_match
         )
-        row = reading.get_row(connection, model, entity, caller, key)
+        row = reading.read_row(connection, model, entity, caller, key)
     if row is None:
         raise not_found(entity.label)
     response.headers["ETag"] = reading.row_etag(row)
