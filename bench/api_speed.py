@@ -31,9 +31,7 @@ ratio generated / hand of requests/s (target >= 0.9x), with CPU steal.
 
 `--profile` runs py-spy (`--gil`) on each server during one more round and
 prints where its Python time goes, in buckets (py-spy must be able to ptrace
-the server; `BENCH_KEEP_PROFILE=<dir>` keeps the raw stacks). `--what-if` adds
-a third server, bench/api_whatif.py: the generated app with rows decoded to
-native values instead of JSON-ready strings.
+the server; `BENCH_KEEP_PROFILE=<dir>` keeps the raw stacks).
 """
 
 from __future__ import annotations
@@ -410,9 +408,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--callers", type=int, default=20, help="callers (tenants) in turn")
     parser.add_argument("--profile", action="store_true", help="py-spy each server, one round")
-    parser.add_argument(
-        "--what-if", action="store_true", help="a third server: rows decoded to native values"
-    )
     args = parser.parse_args(argv)
 
     began = time.perf_counter()
@@ -441,15 +436,6 @@ def main(argv: list[str] | None = None) -> None:
                 Server("generated", f"{PACKAGE}.api.app:app", app_dir, env),
                 Server("hand", "bench.hand_api:app", ROOT, env),
             ]
-            if args.what_if:
-                servers.append(
-                    Server(
-                        "what-if",
-                        "bench.api_whatif:app",
-                        ROOT,
-                        {**env, "APIBENCH_PACKAGE": PACKAGE, "PYTHONPATH": str(app_dir)},
-                    )
-                )
             try:
                 for server in servers:
                     server.start()
@@ -510,12 +496,6 @@ def main(argv: list[str] | None = None) -> None:
         + ("meets" if ratio >= TARGET_RATIO else "below")
         + f" the {TARGET_RATIO}x target"
     )
-    if len(servers) > 2:
-        what_if = servers[2]
-        print(
-            f"what-if (generated, rows decoded to native values) / hand requests/s: "
-            f"{what_if.median('rps') / hand.median('rps'):.2f}x"
-        )
     if profiles:
         print(
             "\nWhere each server's Python time goes (py-spy --gil, one more round each; "
