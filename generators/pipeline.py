@@ -32,7 +32,10 @@ def build(project_dir: Path) -> Built:
 
 def generate(project_dir: Path, message: str = "gen generate") -> tuple[Built, WriteReport]:
     """Build, then write one snapshot and mirror it. Nothing is written on failure."""
-    built = build(project_dir)
-    report = write_snapshot(project_dir, built.artifacts, message)
+    # The IR and the artifacts stay alive while they are written: a full collection
+    # then would only rescan them (it took 0.1 to 0.3 s of a 500-entity write).
+    with fewer_gc_pauses():
+        built = build(project_dir)
+        report = write_snapshot(project_dir, built.artifacts, message)
     built.save_caches()
     return built, report

@@ -8,13 +8,19 @@ files the user added are never touched.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from hookfs.store import MIRRORED, FileEntry, HookStore
+
+#: What a stat of a path that holds no file fails with (as `Path.is_file` ignores them).
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,17 @@ def _write_current(
     """Write every entry whose bytes differ on disk; return (written, unchanged)."""
     written: list[str] = []
     unchanged: list[str] = []
+    folders: set[str] = set()  # made (or found) already during this mirror
+    root = os.fspath(target)
     for entry in entries:
-        dest = target / entry.path
+        dest = os.path.join(root, entry.path)
         if _matches(dest, entry):
             unchanged.append(entry.path)
             continue
+        folder = os.path.dirname(dest)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
         _write_atomic(dest, store.read_blob(entry.blob))
         written.append(entry.path)
     return written, unchanged
@@ -71,7 +83,7 @@ def _remove_stale(stale: list[FileEntry], target: Path) -> tuple[list[str], list
     kept: list[str] = []
     for entry in stale:
         dest = target / entry.path
-        if not _is_regular_file(dest):
+        if _regular_file_stat(dest) is None:
             continue  # already gone (or replaced by something of the user's): nothing to do
         if not _matches(dest, entry):
             kept.append(entry.path)
@@ -82,25 +94,32 @@ def _remove_stale(stale: list[FileEntry], target: Path) -> tuple[list[str], list
     return removed, kept
 
 
-def _matches(dest: Path, entry: FileEntry) -> bool:
+def _matches(dest: str | Path, entry: FileEntry) -> bool:
     """Tell whether `dest` is a regular file holding exactly the entry's bytes."""
-    if not _is_regular_file(dest):
-        return False
+    stat = _regular_file_stat(dest)
     # Size first: most changed files differ in size, and stat is cheaper than reading.
-    if dest.stat().st_size != entry.size:
+    if stat is None or stat.st_size != entry.size:
         return False
-    return hashlib.sha256(dest.read_bytes()).hexdigest() == entry.blob
+    with open(dest, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest() == entry.blob
 
 
-def _is_regular_file(path: Path) -> bool:
-    """Tell whether `path` is a regular file, not following a symlink (the user's)."""
-    return path.is_file() and not path.is_symlink()
+def _regular_file_stat(path: str | Path) -> os.stat_result | None:
+    """The stat of `path` if it is a regular file, not following a symlink (the user's)."""
+    try:
+        stat = os.lstat(path)
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return None
+        raise
+    return stat if S_ISREG(stat.st_mode) else None
 
 
-def _write_atomic(dest: Path, data: bytes) -> None:
-    """Write `data` to `dest` so readers see the old file or the new one, never half."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+def _write_atomic(dest: str, data: bytes) -> None:
+    """Write `data` to `dest`, whose folder exists, so readers see the old file or the new
+    one, never half."""
+    folder, name = os.path.split(dest)
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
     # os.open with 0o666 lets the umask decide permissions, like a plain write would.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -108,7 +127,8 @@ def _write_atomic(dest: Path, data: bytes) -> None:
             handle.write(data)
         os.replace(tmp, dest)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 

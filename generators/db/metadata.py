@@ -19,23 +19,11 @@ keyword or with `metadata`, `sa` and `postgresql`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from generators.base import Region
 from generators.db import ddl
-from generators.db.pysource import Statement, layout_module, python_string
+from generators.db.pysource import Group, keyword, place, python_string
 from generators.db.schema import Column, EnumType, Index, IndexElement, Schema, Table
-
-_env = Environment(
-    loader=PackageLoader("templates", "db"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 #: Postgres spellings (as `Column.type` holds them) -> SQLAlchemy types.
 _TYPES = {
@@ -51,104 +39,30 @@ _TYPES = {
 }
 _SIZED_TYPES = {"varchar": "sa.String", "numeric": "sa.Numeric"}
 _SIZED = re.compile(r"^(\w+)\((\d+)(?:, (\d+))?\)$")
+_INTEGER_TYPES = ("sa.Integer()", "sa.BigInteger()")
 
 #: `sqlalchemy.text()` takes `:name` for a bound parameter, and its compiler turns `\\:name`
 #: back into `:name` (SQLAlchemy 2.1's TextClause._bind_params_regex and BIND_PARAMS_ESC).
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?![:\w])")
 _UNESCAPE = re.compile(r"\\(:\w*)(?![:\w])")
 
-
-# What the template reads ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EnumView:
-    var: str
-    name: str
-    values: tuple[str, ...]
-    origin: str
-
-
-@dataclass(frozen=True)
-class ColumnView:
-    name: str
-    #: SQLAlchemy type as Python source: "sa.String(30)", "invoice_status_enum".
-    type: str
-    nullable: bool
-    #: SQL of the server default, or of the stored generated column.
-    default: str | None
-    computed: str | None
-    comment: str | None
-    #: An integer key SQLAlchemy must not make SERIAL: the DDL gives it no default.
-    no_autoincrement: bool
-    origin: str
+#: What comes before the first statement, after the header line.
+_PREAMBLE = (
+    '"""The database of the model as SQLAlchemy Core metadata, for the API to query.',
+    "",
+    "`metadata.create_all(engine)` builds what db/schema.postgres.sql builds: the same",
+    "enum types, tables, keys, checks, indexes and comments. Each table is",
+    "`<table>_table` and each enum type `<type>_enum`.",
+    '"""',
+    "",
+    "import sqlalchemy as sa",
+    "from sqlalchemy.dialects import postgresql",
+    "",
+    "metadata = sa.MetaData()",
+)
 
 
-@dataclass(frozen=True)
-class ForeignKeyView:
-    name: str
-    columns: tuple[str, ...]
-    #: "table.column", as `ForeignKeyConstraint` refers to them.
-    targets: tuple[str, ...]
-    on_delete: str
-    #: Part of a cycle of tables: added by ALTER TABLE once both exist.
-    use_alter: bool
-    origin: str
-
-
-@dataclass(frozen=True)
-class CheckView:
-    name: str
-    sql: str
-    origin: str
-
-
-@dataclass(frozen=True)
-class IndexElementView:
-    #: A column by name, else an SQL expression.
-    column: str | None
-    expression: str | None
-
-
-@dataclass(frozen=True)
-class IndexView:
-    name: str
-    elements: tuple[IndexElementView, ...]
-    unique: bool
-    #: None for btree, the default.
-    using: str | None
-    where: str | None
-    origin: str
-
-
-@dataclass(frozen=True)
-class TableView:
-    var: str
-    name: str
-    columns: tuple[ColumnView, ...]
-    primary_key_name: str
-    primary_key_columns: tuple[str, ...]
-    foreign_keys: tuple[ForeignKeyView, ...]
-    checks: tuple[CheckView, ...]
-    indexes: tuple[IndexView, ...]
-    comment: str | None
-    origin: str
-
-    def item_origins(self) -> list[str | None]:
-        """The model element of each argument of its `sa.Table(...)`, in order (None: the table's)."""
-        return [
-            None,  # the name
-            None,  # metadata
-            *(c.origin for c in self.columns),
-            None,  # the primary key: the table's own
-            *(k.origin for k in self.foreign_keys),
-            *(c.origin for c in self.checks),
-            *(i.origin for i in self.indexes),
-            *([None] if self.comment is not None else []),  # comment=
-        ]
-
-
-# Building the views -----------------------------------------------------------------------
+# Names ------------------------------------------------------------------------------------
 
 
 def table_var(table: Table) -> str:
@@ -164,10 +78,6 @@ def _python_name(sql_name: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
-def _enum_view(enum: EnumType) -> EnumView:
-    return EnumView(var=enum_var(enum), name=enum.name, values=enum.values, origin=enum.origin)
-
-
 def column_type(spelling: str, enums: dict[str, str]) -> str:
     """The SQLAlchemy type of a column Postgres spells `spelling`; `enums` maps names to vars."""
     if spelling.endswith("[]"):
@@ -181,94 +91,6 @@ def column_type(spelling: str, enums: dict[str, str]) -> str:
         sizes = ", ".join(s for s in sized.groups()[1:] if s is not None)
         return f"{_SIZED_TYPES[sized[1]]}({sizes})"
     raise ValueError(f"no SQLAlchemy type for the column type {spelling!r}")
-
-
-def _column_view(table: Table, column: Column, enums: dict[str, str]) -> ColumnView:
-    type_ = column_type(column.type, enums)
-    key = table.primary_key.columns
-    return ColumnView(
-        name=column.name,
-        type=type_,
-        nullable=column.nullable,
-        default=column.default,
-        computed=column.generated.render(table.column_names) if column.generated else None,
-        comment=column.comment,
-        no_autoincrement=(
-            key == (column.uid,)
-            and type_ in ("sa.Integer()", "sa.BigInteger()")
-            and column.default is None
-        ),
-        origin=column.origin,
-    )
-
-
-def _index_view(table: Table, index: Index) -> IndexView:
-    return IndexView(
-        name=index.name,
-        elements=tuple(_index_element(table, e) for e in index.elements),
-        unique=index.unique,
-        using=None if index.using == "btree" else index.using,
-        where=index.where.render(table.column_names) if index.where is not None else None,
-        origin=index.origin,
-    )
-
-
-def _index_element(table: Table, element: IndexElement) -> IndexElementView:
-    if element.of == "value":
-        return IndexElementView(column=table.column_names[element.column], expression=None)
-    # The DDL's own spelling, so that both build the same index.
-    return IndexElementView(column=None, expression=ddl._index_element(table, element))
-
-
-def _table_view(
-    schema: Schema,
-    table: Table,
-    indexes: list[Index],
-    enums: dict[str, str],
-    cycles: dict[str, int],
-) -> TableView:
-    names = table.column_names
-    foreign_keys = []
-    for key in table.foreign_keys:
-        target = schema.table(key.target_table)
-        foreign_keys.append(
-            ForeignKeyView(
-                name=key.name,
-                columns=tuple(names[uid] for uid in key.columns),
-                targets=tuple(
-                    f"{target.name}.{target.column_names[uid]}" for uid in key.target_columns
-                ),
-                on_delete=key.on_delete,
-                use_alter=target.uid != table.uid and cycles[target.uid] == cycles[table.uid],
-                origin=key.origin,
-            )
-        )
-    return TableView(
-        var=table_var(table),
-        name=table.name,
-        columns=tuple(_column_view(table, c, enums) for c in table.columns),
-        primary_key_name=table.primary_key.name,
-        primary_key_columns=tuple(names[uid] for uid in table.primary_key.columns),
-        foreign_keys=tuple(foreign_keys),
-        checks=tuple(
-            CheckView(name=c.name, sql=c.expr.render(names), origin=c.origin) for c in table.checks
-        ),
-        indexes=tuple(_index_view(table, i) for i in indexes),
-        comment=table.comment,
-        origin=table.origin,
-    )
-
-
-def views(schema: Schema) -> tuple[list[EnumView], list[TableView]]:
-    enum_views = [_enum_view(e) for e in schema.enums]
-    enums = {e.name: e.var for e in enum_views}
-    cycles = _cycles(schema)
-    indexes: dict[str, list[Index]] = {t.uid: [] for t in schema.tables}
-    for index in schema.indexes:
-        indexes[index.table].append(index)
-    table_views = [_table_view(schema, t, indexes[t.uid], enums, cycles) for t in schema.tables]
-    _check_unique([v.var for v in enum_views] + [v.var for v in table_views])
-    return enum_views, table_views
 
 
 def _cycles(schema: Schema) -> dict[str, int]:
@@ -321,37 +143,145 @@ def _check_unique(names: list[str]) -> None:
 # SQL inside Python ------------------------------------------------------------------------
 
 
-def sql_string(sql: str) -> str:
+def _sql_argument(sql: str) -> Group | str:
     """SQL text as the string argument of `CheckConstraint` or `Computed` (read by `text()`).
 
     A colon before a word would be a bound parameter; it is escaped (`\\:`), which
     SQLAlchemy removes again. SQL that would not come back exactly (it holds a
     backslash before a colon already) is a `literal_column`, printed verbatim.
     """
-    escaped = _BIND.sub(lambda found: "\\" + found[0], sql)
-    if _UNESCAPE.sub(r"\1", escaped) != sql:
-        return _exploded_call("sa.literal_column", python_string(sql))
+    # Both patterns need a colon, and only an escape can make the text differ.
+    escaped = _BIND.sub(lambda found: "\\" + found[0], sql) if ":" in sql else sql
+    if "\\" in escaped and _UNESCAPE.sub(r"\1", escaped) != sql:
+        return Group("sa.literal_column(", [python_string(sql)])
     return python_string(escaped)
 
 
-def sql_clause(sql: str) -> str:
+def _sql_clause(sql: str) -> Group:
     """SQL text as a clause: `sa.text(...)` (server defaults, index expressions and conditions)."""
-    escaped = sql_string(sql)
-    return escaped if escaped.startswith("sa.") else _exploded_call("sa.text", escaped)
+    argument = _sql_argument(sql)
+    return argument if isinstance(argument, Group) else Group("sa.text(", [argument])
 
 
-def _exploded_call(function: str, argument: str) -> str:
-    """A call of one argument as templates write calls, for pysource.layout_module to join."""
-    return f"{function}(\n{argument},\n)"
+def sql_string(sql: str) -> str:
+    """The source of `_sql_argument(sql)`, a call written exploded."""
+    argument = _sql_argument(sql)
+    return argument if isinstance(argument, str) else argument.exploded()
 
 
-def _py(value: object) -> str:
-    return python_string(value) if isinstance(value, str) else repr(value)
+def sql_clause(sql: str) -> str:
+    """The source of `_sql_clause(sql)`, written exploded."""
+    return _sql_clause(sql).exploded()
 
 
-_env.filters["py"] = _py
-_env.filters["sql_string"] = sql_string
-_env.filters["sql_clause"] = sql_clause
+# Statements -------------------------------------------------------------------------------
+
+
+class _Statements:
+    """The statements of `db/tables.py` as `Group`s, each argument of a table with its origin."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.enums = {e.name: enum_var(e) for e in schema.enums}
+        self.cycles = _cycles(schema)
+        #: Postgres spelling -> SQLAlchemy type: a model repeats a few spellings many times.
+        self.types: dict[str, str] = {}
+
+    def enum(self, enum: EnumType) -> Group:
+        return Group(
+            f"{self.enums[enum.name]} = postgresql.ENUM(",
+            [
+                *[python_string(v) for v in enum.values],
+                f"name={python_string(enum.name)}",
+                "metadata=metadata",
+                "create_type=True",
+            ],
+        )
+
+    def table(self, table: Table, indexes: list[Index]) -> tuple[Group, list[str | None]]:
+        """`<table>_table = sa.Table(...)`, and the model element of each of its arguments
+        in order (None: the table's own)."""
+        py = python_string
+        names = table.column_names
+        items: list[Group | str] = [py(table.name), "metadata"]
+        origins: list[str | None] = [None, None]
+        for column in table.columns:
+            items.append(self.column(table, column))
+            origins.append(column.origin)
+        key_columns = [py(names[uid]) for uid in table.primary_key.columns]
+        key_name = f"name={py(table.primary_key.name)}"
+        items.append(Group("sa.PrimaryKeyConstraint(", [*key_columns, key_name]))
+        origins.append(None)
+        for key in table.foreign_keys:
+            target = self.schema.table(key.target_table)
+            target_names = target.column_names
+            arguments: list[Group | str] = [
+                Group("[", [py(names[uid]) for uid in key.columns], "]"),
+                Group(
+                    "[",
+                    [py(f"{target.name}.{target_names[uid]}") for uid in key.target_columns],
+                    "]",
+                ),
+                f"name={py(key.name)}",
+                f"ondelete={py(key.on_delete)}",
+            ]
+            if target.uid != table.uid and self.cycles[target.uid] == self.cycles[table.uid]:
+                # Part of a cycle of tables: added by ALTER TABLE once both exist.
+                arguments.append("use_alter=True")
+            items.append(Group("sa.ForeignKeyConstraint(", arguments))
+            origins.append(key.origin)
+        for check in table.checks:
+            sql = _sql_argument(check.expr.render(names))
+            items.append(Group("sa.CheckConstraint(", [sql, f"name={py(check.name)}"]))
+            origins.append(check.origin)
+        for index in indexes:
+            items.append(self.index(table, index))
+            origins.append(index.origin)
+        if table.comment is not None:
+            items.append(f"comment={py(table.comment)}")
+            origins.append(None)
+        return Group(f"{table_var(table)} = sa.Table(", items), origins
+
+    def column(self, table: Table, column: Column) -> Group:
+        type_ = self.types.get(column.type)
+        if type_ is None:
+            type_ = self.types[column.type] = column_type(column.type, self.enums)
+        arguments: list[Group | str] = [python_string(column.name), type_]
+        if column.generated is not None:
+            computed = _sql_argument(column.generated.render(table.column_names))
+            arguments.append(Group("sa.Computed(", [computed, "persisted=True"]))
+        if column.default is not None:
+            arguments.append(keyword("server_default", _sql_clause(column.default)))
+        arguments.append("nullable=True" if column.nullable else "nullable=False")
+        if (
+            column.default is None
+            and type_ in _INTEGER_TYPES
+            and table.primary_key.columns == (column.uid,)
+        ):
+            # An integer key SQLAlchemy must not make SERIAL: the DDL gives it no default.
+            arguments.append("autoincrement=False")
+        if column.comment is not None:
+            arguments.append(f"comment={python_string(column.comment)}")
+        return Group("sa.Column(", arguments)
+
+    def index(self, table: Table, index: Index) -> Group:
+        arguments: list[Group | str] = [python_string(index.name)]
+        arguments += [_index_element(table, e) for e in index.elements]
+        if index.unique:
+            arguments.append("unique=True")
+        if index.using != "btree":
+            arguments.append(f"postgresql_using={python_string(index.using)}")
+        if index.where is not None:
+            where = _sql_clause(index.where.render(table.column_names))
+            arguments.append(keyword("postgresql_where", where))
+        return Group("sa.Index(", arguments)
+
+
+def _index_element(table: Table, element: IndexElement) -> Group | str:
+    if element.of == "value":
+        return python_string(table.column_names[element.column])
+    # The DDL's own spelling, so that both build the same index.
+    return _sql_clause(ddl._index_element(table, element))
 
 
 # Rendering ----------------------------------------------------------------------------------
@@ -359,30 +289,33 @@ _env.filters["sql_clause"] = sql_clause
 
 def render_tables(schema: Schema, header: str) -> tuple[str, tuple[Region, ...]]:
     """The text of `db/tables.py`, and the lines of each statement and argument with the
-    model element it comes from."""
-    enum_views, table_views = views(schema)
-    exploded = _env.get_template("tables.py.j2").render(
-        header=header, enums=enum_views, tables=table_views
-    )
-    text, statements = layout_module(exploded)
-    return text, _regions(statements, enum_views, table_views)
+    model element it comes from.
 
-
-def _regions(
-    statements: list[Statement], enum_views: list[EnumView], table_views: list[TableView]
-) -> tuple[Region, ...]:
-    """Each enum and table statement, and inside a table each column, key, check and index."""
-    placed = {statement.target: statement for statement in statements}
-    regions = [Region(placed[e.var].start, placed[e.var].end, e.origin) for e in enum_views]
-    for table in table_views:
-        statement = placed[table.var]
-        regions.append(Region(statement.start, statement.end, table.origin))
-        origins = table.item_origins()
-        if len(statement.items) != len(origins):
-            raise AssertionError(f"{table.var}: tables.py.j2 and TableView.item_origins disagree")
+    Each statement is built as `Group`s and placed straight into its final lines
+    (generators/db/pysource.py): no template text to parse and lay out again.
+    """
+    statements = _Statements(schema)
+    _check_unique([*statements.enums.values(), *(table_var(t) for t in schema.tables)])
+    indexes: dict[str, list[Index]] = {t.uid: [] for t in schema.tables}
+    for index in schema.indexes:
+        indexes[index.table].append(index)
+    out = [header, *_PREAMBLE]
+    regions: list[Region] = []
+    for enum in schema.enums:
+        out.append("")
+        placed = place(statements.enum(enum), out)
+        regions.append(Region(placed.start, placed.end, enum.origin))
+    for table in schema.tables:
+        group, origins = statements.table(table, indexes[table.uid])
+        out.append("")
+        placed = place(group, out)
+        regions.append(Region(placed.start, placed.end, table.origin))
+        if len(placed.items) != len(origins):
+            raise AssertionError(f"{table.name}: the table statement fits on one line")
         regions += [
             Region(start, end, origin)
-            for (start, end), origin in zip(statement.items, origins, strict=True)
+            for (start, end), origin in zip(placed.items, origins, strict=True)
             if origin is not None
         ]
-    return tuple(regions)
+    out.append("")
+    return "\n".join(out), tuple(regions)

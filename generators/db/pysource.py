@@ -1,8 +1,17 @@
 """Python source as `ruff format` prints it, for generated modules of call statements.
 
-A template writes each statement exploded, one argument per line, every
-argument followed by a comma and every call or list that may need splitting
-opened at the end of its line:
+A statement is built as a tree of `Group`s, a bracket pair and its arguments
+(`sa.Column(` ... `)`, each argument a string or another group), and laid out
+by `place`: each bracket pair joins onto one line where it fits in ruff's
+default 88 columns, outermost first; the others stay exploded, one argument
+per line with a trailing comma, which ruff keeps as they are (its "magic
+trailing comma"). The result is a fixed point of `ruff format`. Each group
+knows its one-line spelling from the moment it is built, so laying out a
+schema of hundreds of tables is one pass over its lines.
+
+`layout_module` does the same for text written exploded, one argument per
+line, every argument followed by a comma and every call or list that may need
+splitting opened at the end of its line:
 
     invoice_table = sa.Table(
         "invoice",
@@ -14,15 +23,10 @@ opened at the end of its line:
         ),
     )
 
-`layout_module` then joins each bracket pair onto one line where it fits in
-ruff's default 88 columns, outermost first, and keeps the others exploded with
-their trailing commas, which ruff keeps as they are (its "magic trailing
-comma"). The result is a fixed point of `ruff format`, however the template
-indents inside a statement. It works on lines, not on a parse of the module,
-so that a schema of hundreds of tables lays out in a blink: an unindented line
-ending in `(` or `[` starts a statement; inside one, a line ending in `(` or
-`[` opens a group, a line `)` or `]` (with its comma) closes it, and any other
-line is an argument. Lines outside statements are copied as they are.
+It works on lines, not on a parse of the module: an unindented line ending in
+`(` or `[` starts a statement; inside one, a line ending in `(` or `[` opens a
+group, a line `)` or `]` (with its comma) closes it, and any other line is an
+argument. Lines outside statements are copied as they are.
 
 `python_string` spells a string as ruff prefers: double quotes unless that
 needs more escapes, lowercase hex escapes.
@@ -31,8 +35,8 @@ needs more escapes, lowercase hex escapes.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 #: ruff's default line length; generated files are checked with ruff's defaults.
 LINE_LENGTH = 88
@@ -69,14 +73,41 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
-@dataclass
-class _Group:
-    """A bracket pair and what is inside: `sa.Column(` ... `)`, and all of it on one line."""
+class Group:
+    """A bracket pair and its arguments: `sa.Column(` ... `)`, and all of it on one line.
+
+    `head` ends with the opening bracket (`name=sa.text(` for a keyword argument),
+    `close` is the closing one; an argument is a string (one line, never split)
+    or a group.
+    """
+
+    __slots__ = ("close", "flat", "head", "items")
 
     head: str
-    items: list[_Group | str] = field(default_factory=list)
-    close: str = ""
-    flat: str = ""
+    items: Sequence[Group | str]
+    close: str
+    #: The whole group on one line.
+    flat: str
+
+    def __init__(self, head: str, items: Sequence[Group | str], close: str = ")") -> None:
+        self.head = head
+        self.items = items
+        self.close = close
+        self.flat = head + ", ".join([i if isinstance(i, str) else i.flat for i in items]) + close
+
+    def exploded(self) -> str:
+        """The group as a template writes it: one argument per line, each with a comma."""
+        inside = "".join(
+            f"{item if isinstance(item, str) else item.exploded()},\n" for item in self.items
+        )
+        return f"{self.head}\n{inside}{self.close}"
+
+
+def keyword(name: str, value: Group | str) -> Group | str:
+    """`name=value` as an argument: a group stays a group, its head prefixed."""
+    if isinstance(value, str):
+        return f"{name}={value}"
+    return Group(f"{name}={value.head}", value.items, value.close)
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,43 @@ class Statement:
     items: tuple[tuple[int, int], ...]
 
 
+def place(group: Group, out: list[str]) -> Statement:
+    """Append the lines of the statement `group` to `out`, laid out as ruff would.
+
+    Its arguments' lines are given only when it does not fit on one line.
+    """
+    start = len(out) + 1
+    head = group.head
+    target = head.partition(" = ")[0] if " = " in head else ""
+    if width(group.flat) <= LINE_LENGTH:
+        out.append(group.flat)
+        return Statement(target, start, start, ())
+    out.append(head)
+    spans = []
+    for item in group.items:
+        first = len(out) + 1
+        _argument(item, 1, out)
+        spans.append((first, len(out)))
+    out.append(group.close)
+    return Statement(target, start, len(out), tuple(spans))
+
+
+def _argument(item: Group | str, depth: int, out: list[str]) -> None:
+    """Append `item` as an argument at `depth`, followed by a comma."""
+    indent = INDENT * depth
+    if isinstance(item, str):
+        out.append(indent + item + ",")
+        return
+    flat = item.flat
+    if (len(flat) if flat.isascii() else width(flat)) + len(indent) < LINE_LENGTH:
+        out.append(indent + flat + ",")
+        return
+    out.append(indent + item.head)
+    for inner in item.items:
+        _argument(inner, depth + 1, out)
+    out.append(indent + item.close + ",")
+
+
 def layout_module(text: str) -> tuple[str, list[Statement]]:
     """Lay out every exploded statement of `text` as ruff would; say where each one landed."""
     out: list[str] = []
@@ -99,27 +167,12 @@ def layout_module(text: str) -> tuple[str, list[Statement]]:
         if line[:1].isspace() or not line.endswith(("(", "[")):
             out.append(line)
             continue
-        group = _read_group(line, lines)
-        items: list[tuple[int, int]] = []
-        if _fits(group, 0, ""):
-            laid = [group.flat]
-        else:
-            laid, items = _explode(group, 0, "")
-        start = len(out) + 1
-        statements.append(
-            Statement(
-                target=line.partition(" = ")[0] if " = " in line else "",
-                start=start,
-                end=start + len(laid) - 1,
-                items=tuple((start + first, start + last) for first, last in items),
-            )
-        )
-        out += laid
+        statements.append(place(_read_group(line, lines), out))
     return "".join(f"{line}\n" for line in out), statements
 
 
-def _read_group(head: str, lines: Iterator[str]) -> _Group:
-    group = _Group(head.strip())
+def _read_group(head: str, lines: Iterator[str]) -> Group:
+    items: list[Group | str] = []
     for raw in lines:
         line = raw.strip()
         if not line:
@@ -127,38 +180,9 @@ def _read_group(head: str, lines: Iterator[str]) -> _Group:
         if line.startswith((")", "]")):
             if line.removesuffix(",") not in (")", "]"):
                 raise ValueError(f"layout: a closing line holds only its bracket: {line!r}")
-            group.close = line[0]
-            inside = ", ".join(i if isinstance(i, str) else i.flat for i in group.items)
-            group.flat = group.head + inside + group.close
-            return group
+            return Group(head.strip(), items, line[0])
         if line.endswith(("(", "[")):
-            group.items.append(_read_group(line, lines))
+            items.append(_read_group(line, lines))
         else:
-            group.items.append(line.removesuffix(","))
+            items.append(line.removesuffix(","))
     raise ValueError(f"layout: {head.strip()!r} is never closed")
-
-
-def _flat(item: _Group | str) -> str:
-    return item if isinstance(item, str) else item.flat
-
-
-def _fits(item: _Group | str, depth: int, trail: str) -> bool:
-    return width(_flat(item)) + len(INDENT) * depth + len(trail) <= LINE_LENGTH
-
-
-def _lines(item: _Group | str, depth: int, trail: str) -> list[str]:
-    if isinstance(item, str) or _fits(item, depth, trail):
-        return [INDENT * depth + _flat(item) + trail]
-    return _explode(item, depth, trail)[0]
-
-
-def _explode(group: _Group, depth: int, trail: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """The group over several lines, and the (first, last) line offsets of each item."""
-    lines = [INDENT * depth + group.head]
-    spans = []
-    for item in group.items:
-        first = len(lines)
-        lines += _lines(item, depth + 1, ",")
-        spans.append((first, len(lines) - 1))
-    lines.append(INDENT * depth + group.close + trail)
-    return lines, spans
