@@ -81,4 +81,4 @@ def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: 
         assert [row["name"] for row in listed["items"]] == ["A"]
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.communicate(timeout=10)  # also closes its output pipe
