@@ -134,10 +134,9 @@ def _model(name: str, doc: str, attributes: Iterable[Attribute], forbid_extra: b
 
 
 def _schemas(project: ir.Project) -> Artifact:
+    """The classes first, then the imports of exactly the names they use above them."""
     out = _Lines()
-    out.add(HEADER.format(rule="api.schemas", what="request and response shapes"))
-    out.add(_schema_imports(project))
-    names = []
+    names: list[str] = []
     for entity in project.entities:
         label = entity.label.lower()
         shapes = [
@@ -192,9 +191,15 @@ def _schemas(project: ir.Project) -> Artifact:
             names.append(name)
     out.add("\n")
     out.add("".join(f"{name}.model_rebuild()\n" for name in names).rstrip("\n"))
+    body = out.text()
+    head = _Lines()
+    head.add(HEADER.format(rule="api.schemas", what="request and response shapes"))
+    head.add(_schema_imports(set(re.findall(r"\w+", body))))
+    offset = head.text().count("\n")
+    out.regions = [Region(r.start + offset, r.end + offset, r.origin) for r in out.regions]
     return Artifact(
         path="api/schemas.py",
-        content=out.text().encode(),
+        content=(head.text() + body).encode(),
         origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
         rule="api.schemas",
         reason="Read, Create, Update and Page shapes of every entity, and action inputs",
@@ -202,21 +207,8 @@ def _schemas(project: ir.Project) -> Artifact:
     )
 
 
-def _schema_imports(project: ir.Project) -> str:
+def _schema_imports(used: set[str]) -> str:
     """The imports of api/schemas.py: only the names its classes use."""
-    used = set()
-    for entity in project.entities:
-        attributes = [
-            *read_attributes(project, entity),
-            *create_attributes(project, entity),
-            *update_attributes(project, entity),
-        ]
-        for action in entity.actions:
-            attributes += input_attributes(project, action)
-        for attribute in attributes:
-            used |= set(
-                re.findall(r"\w+", " ".join([attribute.annotation, *attribute.constraints]))
-            )
     groups = [
         ("datetime", ["date", "datetime"]),
         ("decimal", ["Decimal"]),
@@ -230,7 +222,7 @@ def _schema_imports(project: ir.Project) -> str:
         if used & set(names)
     ]
     lines += ["", "from pydantic import BaseModel, ConfigDict, Field"]
-    shared = [n for n in ("Email", "Json", "PolyRef", "Text", "Url") if n in used]
+    shared: list[str] = [n for n in ("Email", "Json", "PolyRef", "Text", "Url") if n in used]
     if shared:
         lines += ["", _import("runtime.api.shapes", shared).rstrip("\n")]
     return "\n".join(lines)
