@@ -84,6 +84,11 @@ class CallerParams:
             self._roles[name] = sa.bindparam(key, name in self.caller.roles, type_=sa.Boolean())
         return self._roles[name]
 
+    def role_keys(self) -> tuple[tuple[str, str], ...]:
+        """(parameter name, role) of each role bound so far. A statement built once with
+        placeholder params is executed with `{name: role in caller.roles}` for each."""
+        return tuple((bind.key, name) for name, bind in self._roles.items())
+
     @classmethod
     def of(cls, caller: Caller) -> CallerParams:
         return cls(

@@ -387,7 +387,7 @@ class _Builder:
     def built(
         self, statement: sa.Select[Any], shape: _Shape, extra: tuple[int, ...] = ()
     ) -> _Built:
-        roles = tuple((bind.key, name) for name, bind in self.params._roles.items())
+        roles = self.params.role_keys()
         return _Built(statement, shape, roles, extra)
 
     # Statements -----------------------------------------------------------------------------
