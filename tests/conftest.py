@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "invoices"
+BIN = REPO / "node_modules" / ".bin"
 
 DEFAULT_GEN_TOML = """\
 [app]
@@ -85,3 +88,51 @@ def fresh_db(pg_admin_url: str) -> Iterator[str]:
     url = pg.create_database(pg_admin_url)
     yield url
     pg.drop_database(pg_admin_url, url)
+
+
+# Node: tsc and esbuild from `npm ci` check and bundle emitted TypeScript; node runs it.
+
+
+@dataclass(frozen=True)
+class Node:
+    node: str
+    tsc: Path
+    esbuild: Path
+
+    def typecheck(self, source: Path) -> None:
+        done = subprocess.run(
+            [self.tsc, "--strict", "--noImplicitAny", "--noEmit", "--target", "es2022", source],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def run(self, entry: Path, stdin: str) -> str:
+        """Bundle `entry` (which imports .ts modules) with esbuild and run it with node."""
+        bundle = entry.with_suffix(".bundle.mjs")
+        build = [self.esbuild, entry, "--bundle", "--platform=node", "--format=esm"]
+        built = subprocess.run(
+            [*build, f"--outfile={bundle}", "--log-level=warning"], capture_output=True, text=True
+        )
+        assert built.returncode == 0, built.stderr
+        done = subprocess.run([self.node, bundle], input=stdin, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def node() -> Node:
+    """node, and tsc and esbuild from `npm ci`; skip without them (fail in CI)."""
+    found = shutil.which("node")
+    tsc, esbuild = BIN / "tsc", BIN / "esbuild"
+    missing = [
+        name
+        for name, ok in [("node", found), ("tsc", tsc.exists()), ("esbuild", esbuild.exists())]
+        if not ok
+    ]
+    if found is None or missing:
+        message = f"missing {', '.join(missing)}; install Node 20 and run `make setup` (npm ci)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return Node(found, tsc, esbuild)

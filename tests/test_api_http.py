@@ -162,6 +162,11 @@ def test_a_stale_etag_is_refused_with_412(client: TestClient) -> None:
     )
     assert stale.status_code == 412
     assert client.get(f"/api/customers/{customer['id']}", headers=admin).json()["name"] == "C2"
+    # A row read with an include has the tag of the stored row: If-Match works with it.
+    plain = client.get(f"/api/customers/{customer['id']}", headers=admin)
+    included = client.get(f"/api/customers/{customer['id']}?include=tenant", headers=admin)
+    assert isinstance(included.json()["tenant"], str | dict)
+    assert included.headers["ETag"] == plain.headers["ETag"]
 
 
 def test_another_tenant_sees_nothing_and_gets_404s(client: TestClient) -> None:

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,16 +29,18 @@ def free_port() -> int:
         return port
 
 
-def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: str) -> None:
-    project = tmp_path / "invoices"
+@contextmanager
+def served_example(target: Path, database_url: str) -> Iterator[str]:
+    """Copy the example to `target`, `gen generate` it, load its DDL into the (empty)
+    database and run `uvicorn generated.api.app:app` there; yield its base URL."""
     shutil.copytree(
-        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+        EXAMPLE, target, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
     )
-    generated = CliRunner().invoke(main, ["--project", str(project), "generate"])
+    generated = CliRunner().invoke(main, ["--project", str(target), "generate"])
     assert generated.exit_code == 0, generated.output
-    engine = sa.create_engine(normalize_url(fresh_db), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(normalize_url(database_url), poolclass=sa.pool.NullPool)
     with engine.begin() as connection:
-        ddl = (project / "generated" / "db" / "schema.postgres.sql").read_text()
+        ddl = (target / "generated" / "db" / "schema.postgres.sql").read_text()
         connection.exec_driver_sql(ddl, execution_options={"no_parameters": True})
     engine.dispose()
     port = free_port()
@@ -50,8 +54,8 @@ def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: 
             str(port),
             "--no-access-log",
         ],
-        cwd=project,
-        env={**os.environ, "DATABASE_URL": fresh_db},
+        cwd=target,
+        env={**os.environ, "DATABASE_URL": database_url},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -65,6 +69,14 @@ def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: 
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)  # also closes its output pipe
+
+
+def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: str) -> None:
+    with served_example(tmp_path / "invoices", fresh_db) as base:
         document = httpx.get(f"{base}/api/openapi.json").json()
         assert document["openapi"].startswith("3.1")
         signed = httpx.post(
@@ -79,6 +91,3 @@ def test_the_generated_app_serves_under_plain_uvicorn(tmp_path: Path, fresh_db: 
         assert made.status_code == 201, made.text
         listed = httpx.get(f"{base}/api/customers", headers=token).json()
         assert [row["name"] for row in listed["items"]] == ["A"]
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)  # also closes its output pipe

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import subprocess
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,61 +26,16 @@ from compiler.compile import compile_project
 from policy.caller import Caller
 from policy.python import NeedsRelated, allows
 from policy.typescript import TypeScriptCompileError, function_name, typescript_module
+from tests.conftest import Node
 from tests.policy_strategies import callers, policies, rule
 from tests.policy_world import World, compile_world, python_rows, random_world
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / "node_modules" / ".bin"
 CASES_DRAWN = 1500
 #: The world of tests/test_policy_engine.py.
 WORLD = random_world(seed=20261121)
 #: (policy, caller) pairs drawn by test_draw_cases, checked by the test after it.
 CASES: list[tuple[ir.PolicyExpr, Caller]] = []
-
-
-@dataclass(frozen=True)
-class Node:
-    node: str
-    tsc: Path
-    esbuild: Path
-
-    def typecheck(self, source: Path) -> None:
-        done = subprocess.run(
-            [self.tsc, "--strict", "--noImplicitAny", "--noEmit", "--target", "es2022", source],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-
-    def run(self, entry: Path, stdin: str) -> str:
-        """Bundle `entry` (which imports .ts modules) with esbuild and run it with node."""
-        bundle = entry.with_suffix(".bundle.mjs")
-        build = [self.esbuild, entry, "--bundle", "--platform=node", "--format=esm"]
-        built = subprocess.run(
-            [*build, f"--outfile={bundle}", "--log-level=warning"], capture_output=True, text=True
-        )
-        assert built.returncode == 0, built.stderr
-        done = subprocess.run([self.node, bundle], input=stdin, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-
-@pytest.fixture(scope="session")
-def node() -> Node:
-    """node, and tsc and esbuild from `npm ci`; skip without them (fail in CI)."""
-    found = shutil.which("node")
-    tsc, esbuild = BIN / "tsc", BIN / "esbuild"
-    missing = [
-        name
-        for name, ok in [("node", found), ("tsc", tsc.exists()), ("esbuild", esbuild.exists())]
-        if not ok
-    ]
-    if found is None or missing:
-        message = f"missing {', '.join(missing)}; install Node 20 and run `make setup` (npm ci)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return Node(found, tsc, esbuild)
 
 
 @pytest.fixture(scope="module")

@@ -126,11 +126,18 @@ def get_row(
     _only(request, "include")
     model = _model(request)
     entity = model.entity(entity_name)
+    includes = _includes(include)
     with _engine(request).begin() as connection:
-        row = reading.read_row(connection, model, entity, caller, key, _includes(include))
-    if row is None:
+        row = reading.read_row(connection, model, entity, caller, key, includes)
+        # The tag of the stored row, as an update compares it: not of the included rows.
+        plain = (
+            row
+            if not includes or row is None
+            else reading.read_row(connection, model, entity, caller, key)
+        )
+    if row is None or plain is None:
         raise not_found(entity.label)
-    response.headers["ETag"] = reading.row_etag(row)
+    response.headers["ETag"] = reading.row_etag(plain)
     return row
 
 

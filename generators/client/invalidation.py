@@ -1,0 +1,178 @@
+"""Which cached queries a write can change, from the relation graph and computed fields.
+
+A write is `create`, `update` (actions too: they change the row) or `delete`
+of one entity's row. It can change:
+
+- that entity's queries: its lists on create; every query on update and delete;
+- every query of an entity with a computed field that reads what changed, found
+  by following `Computed.depends_on` to a fixed point: a new `InvoiceLine`
+  changes `Invoice.subtotal` (`InvoiceLine.total`), hence `Invoice.total`
+  (`Invoice.subtotal`); a new `Invoice` changes `Customer.invoice_count`
+  (`Customer.invoices`). A dependency on a relation (`Customer.invoices`) counts
+  when rows of its target appear, disappear or change; one on a field
+  (`InvoiceLine.total`) when that field may have changed;
+- on delete, rows that `on_delete` cascades to (deleted too) or sets null
+  (updated);
+- the queries of other entities that reach a changed entity's rows through a
+  relation: an `include` of it, or a filter or sort through it
+  (`filter[customer.name]`). Only those: `{"entity": "Invoice", "via": ["customer"]}`.
+  A new row is in no ref or many-to-many yet: only one-to-many lists reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler import ir
+from generators.client.shapes import RELATIONS
+
+CHANGES = ("create", "update", "delete")
+#: Every field of an entity: its rows appear, disappear or change as a whole.
+ROWS = "*"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Queries of `entity`: all, only of one `op` ("list"), or only those going `via` fields."""
+
+    entity: str
+    op: str | None = None
+    via: tuple[str, ...] = ()
+
+    def json(self) -> dict[str, object]:
+        found: dict[str, object] = {"entity": self.entity}
+        if self.op is not None:
+            found["op"] = self.op
+        if self.via:
+            found["via"] = list(self.via)
+        return found
+
+
+def invalidation_map(project: ir.Project) -> dict[str, dict[str, tuple[Target, ...]]]:
+    """For each entity and change, the queries it can affect, in a stable order."""
+    graph = _Graph(project)
+    return {
+        e.name: {change: graph.targets(e, change) for change in CHANGES} for e in project.entities
+    }
+
+
+class _Graph:
+    def __init__(self, project: ir.Project) -> None:
+        self.project = project
+        #: Computed fields: (entity, field, depends_on).
+        self.computed = [
+            (e, f, f.computed.depends_on) for e in project.entities for f in e.fields if f.computed
+        ]
+        #: Relation fields pointing at each entity: target -> [(entity, field)].
+        self.inbound: dict[str, list[tuple[ir.Entity, ir.FieldNode]]] = {}
+        for e in project.entities:
+            for f in e.fields:
+                if isinstance(f.type, RELATIONS):
+                    self.inbound.setdefault(f.type.target, []).append((e, f))
+
+    def targets(self, entity: ir.Entity, change: str) -> tuple[Target, ...]:
+        changed: dict[str, set[str]] = {}  # entity -> changed fields (ROWS: any, or rows)
+        whole: set[str] = set()  # entities whose every query is affected
+        self._write(entity, change, changed, whole, seen=set())
+        self._computed(changed, whole)
+        found = [
+            Target(entity.name, op="list")
+            if change == "create" and entity.name not in whole
+            else Target(entity.name)
+        ]
+        found += [Target(name) for name in self._ordered(whole - {entity.name})]
+        for target in self._ordered(set(changed)):
+            # A new row is in no ref or many-to-many yet, only in its parent's one-to-many.
+            new = target == entity.name and change == "create" and target not in whole
+            for source, via in self._via(target, whole | {entity.name}, lists_only=new):
+                found.append(Target(source, via=via))
+        return _merge(found)
+
+    def _write(
+        self,
+        entity: ir.Entity,
+        change: str,
+        changed: dict[str, set[str]],
+        whole: set[str],
+        seen: set[tuple[str, str]],
+    ) -> None:
+        if (entity.name, change) in seen:
+            return
+        seen.add((entity.name, change))
+        changed.setdefault(entity.name, set()).add(ROWS)
+        if change != "create":
+            whole.add(entity.name)
+        if change != "delete":
+            return
+        for source, field in self.inbound.get(entity.name, []):
+            t = field.type
+            if isinstance(t, ir.RefType) and t.on_delete != "restrict":
+                follow = "delete" if t.on_delete == "cascade" else "update"
+                self._write(self._entity(source.name), follow, changed, whole, seen)
+
+    def _computed(self, changed: dict[str, set[str]], whole: set[str]) -> None:
+        """Add computed fields that read something changed, until nothing new is added."""
+        grew = True
+        while grew:
+            grew = False
+            for entity, field, depends_on in self.computed:
+                if field.name in changed.get(entity.name, ()):
+                    continue
+                if any(self._reads_changed(entity, d, changed) for d in depends_on):
+                    changed.setdefault(entity.name, set()).add(field.name)
+                    whole.add(entity.name)
+                    grew = True
+
+    def _reads_changed(
+        self, entity: ir.Entity, dependency: str, changed: dict[str, set[str]]
+    ) -> bool:
+        owner, _, name = dependency.partition(".")
+        fields = changed.get(owner, set())
+        if ROWS in fields and owner != entity.name:
+            return True
+        if name in fields:
+            return True
+        if owner == entity.name:
+            field = entity.field(name)
+            if field is not None and isinstance(field.type, RELATIONS):
+                return ROWS in changed.get(field.type.target, set())
+        return False
+
+    def _via(
+        self, target: str, skip: set[str], lists_only: bool
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """(entity, relation fields) of queries that reach `target`'s rows, but for `skip`."""
+        by_source: dict[str, list[str]] = {}
+        for source, field in self.inbound.get(target, []):
+            if lists_only and not isinstance(field.type, ir.OneToManyType):
+                continue
+            if source.name not in skip:
+                by_source.setdefault(source.name, []).append(field.name)
+        return [(name, tuple(fields)) for name, fields in self._ordered_items(by_source)]
+
+    def _ordered(self, names: set[str]) -> list[str]:
+        return [e.name for e in self.project.entities if e.name in names]
+
+    def _ordered_items(self, by_name: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+        return [(e.name, by_name[e.name]) for e in self.project.entities if e.name in by_name]
+
+    def _entity(self, name: str) -> ir.Entity:
+        found = self.project.entity(name)
+        assert found is not None, name
+        return found
+
+
+def _merge(targets: list[Target]) -> tuple[Target, ...]:
+    """In first-seen order: all of an entity's queries replace some of them; `via` unioned."""
+    everything = {t.entity for t in targets if t.op is None and not t.via}
+    merged: dict[tuple[str, str], Target] = {}
+    for target in targets:
+        if target.entity in everything and (target.op or target.via):
+            continue
+        kind = "via" if target.via else target.op or "all"
+        earlier = merged.get((target.entity, kind))
+        if earlier is not None and target.via:
+            extra = tuple(f for f in target.via if f not in earlier.via)
+            target = Target(target.entity, via=earlier.via + extra)
+        merged[(target.entity, kind)] = target
+    return tuple(merged.values())
