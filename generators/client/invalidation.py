@@ -59,16 +59,33 @@ def invalidation_map(project: ir.Project) -> dict[str, dict[str, tuple[Target, .
 class _Graph:
     def __init__(self, project: ir.Project) -> None:
         self.project = project
-        #: Computed fields: (entity, field, depends_on).
-        self.computed = [
-            (e, f, f.computed.depends_on) for e in project.entities for f in e.fields if f.computed
-        ]
+        #: Computed fields, (entity, field), by what they read: a field ("Invoice.subtotal"),
+        #: any field of another entity ("InvoiceLine.total" reads InvoiceLine's rows), or the
+        #: rows of a relation's target ("Customer.invoices": Invoice rows).
+        self.reads_field: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.reads_rows: dict[str, list[tuple[str, str]]] = {}
+        self.reads_relation: dict[str, list[tuple[str, str]]] = {}
+        for e in project.entities:
+            for f in e.fields:
+                for dependency in f.computed.depends_on if f.computed else ():
+                    self._index(e, f.name, dependency)
         #: Relation fields pointing at each entity: target -> [(entity, field)].
         self.inbound: dict[str, list[tuple[ir.Entity, ir.FieldNode]]] = {}
         for e in project.entities:
             for f in e.fields:
                 if isinstance(f.type, RELATIONS):
                     self.inbound.setdefault(f.type.target, []).append((e, f))
+
+    def _index(self, entity: ir.Entity, field: str, dependency: str) -> None:
+        owner, _, name = dependency.partition(".")
+        reader = (entity.name, field)
+        self.reads_field.setdefault((owner, name), []).append(reader)
+        if owner != entity.name:
+            self.reads_rows.setdefault(owner, []).append(reader)
+            return
+        read = entity.field(name)
+        if read is not None and isinstance(read.type, RELATIONS):
+            self.reads_relation.setdefault(read.type.target, []).append(reader)
 
     def targets(self, entity: ir.Entity, change: str) -> tuple[Target, ...]:
         changed: dict[str, set[str]] = {}  # entity -> changed fields (ROWS: any, or rows)
@@ -111,32 +128,20 @@ class _Graph:
                 self._write(self._entity(source.name), follow, changed, whole, seen)
 
     def _computed(self, changed: dict[str, set[str]], whole: set[str]) -> None:
-        """Add computed fields that read something changed, until nothing new is added."""
-        grew = True
-        while grew:
-            grew = False
-            for entity, field, depends_on in self.computed:
-                if field.name in changed.get(entity.name, ()):
-                    continue
-                if any(self._reads_changed(entity, d, changed) for d in depends_on):
-                    changed.setdefault(entity.name, set()).add(field.name)
-                    whole.add(entity.name)
-                    grew = True
-
-    def _reads_changed(
-        self, entity: ir.Entity, dependency: str, changed: dict[str, set[str]]
-    ) -> bool:
-        owner, _, name = dependency.partition(".")
-        fields = changed.get(owner, set())
-        if ROWS in fields and owner != entity.name:
-            return True
-        if name in fields:
-            return True
-        if owner == entity.name:
-            field = entity.field(name)
-            if field is not None and isinstance(field.type, RELATIONS):
-                return ROWS in changed.get(field.type.target, set())
-        return False
+        """Add the computed fields that read something changed, and what reads those."""
+        queue = [(owner, name) for owner, names in changed.items() for name in names]
+        while queue:
+            owner, name = queue.pop()
+            if name == ROWS:
+                readers = self.reads_rows.get(owner, []) + self.reads_relation.get(owner, [])
+            else:
+                readers = self.reads_field.get((owner, name), [])
+            for entity, field in readers:
+                fields = changed.setdefault(entity, set())
+                if field not in fields:
+                    fields.add(field)
+                    whole.add(entity)
+                    queue.append((entity, field))
 
     def _via(
         self, target: str, skip: set[str], lists_only: bool
