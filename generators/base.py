@@ -28,6 +28,15 @@ class Region:
     origin: str
 
 
+#: Generated source files, by suffix, whatever the platform's mimetypes table says.
+_SOURCE_TYPES = {
+    "ts": "text/typescript; charset=utf-8",
+    "tsx": "text/typescript; charset=utf-8",
+    "py": "text/x-python; charset=utf-8",
+    "sql": "application/sql; charset=utf-8",
+}
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One generated file and why it exists.
@@ -55,6 +64,9 @@ class Artifact:
 
     @property
     def content_type(self) -> str:
+        suffix = self.path.rsplit(".", 1)[-1]
+        if suffix in _SOURCE_TYPES:  # the mimetypes table says .ts is an MPEG stream
+            return _SOURCE_TYPES[suffix]
         guessed, _ = mimetypes.guess_type(self.path)
         return guessed or "application/octet-stream"
 
