@@ -27,7 +27,7 @@ from compiler import ir
 from generators.api import _Lines, operation_ids
 from generators.api.shapes import action_input_name
 from generators.base import PROJECT_ORIGIN, Artifact
-from generators.client.invalidation import invalidation_map
+from generators.client.invalidation import Target, invalidation_map
 from generators.client.shapes import (
     TsField,
     camel,
@@ -473,11 +473,18 @@ def _hooks(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
         "} = {"
     )
     mapping = invalidation_map(project)
+    rendered: dict[Target, str] = {}  # one target recurs across entities and changes
     for entity in project.entities:
-        changes = "".join(
-            f"    {change}: [{', '.join(_target(t.json()) for t in targets)}],\n"
-            for change, targets in mapping[entity.name].items()
-        )
+        lines = []
+        for change, targets in mapping[entity.name].items():
+            texts = []
+            for t in targets:
+                text = rendered.get(t)
+                if text is None:
+                    text = rendered[t] = _target(t.json())
+                texts.append(text)
+            lines.append(f"    {change}: [{', '.join(texts)}],\n")
+        changes = "".join(lines)
         out.add(f"  {entity.name}: {{\n{changes}  }},", entity.name)
     out.add("};")
     for entity in project.entities:

@@ -75,6 +75,10 @@ class _Graph:
             for f in e.fields:
                 if isinstance(f.type, RELATIONS):
                     self.inbound.setdefault(f.type.target, []).append((e, f))
+        #: Each entity's place in the model: sorting by it gives declaration order.
+        self.position = {e.name: i for i, e in enumerate(project.entities)}
+        #: (target, lists only) -> the relations reaching it, grouped by source in model order.
+        self.reaching: dict[tuple[str, bool], list[tuple[str, tuple[str, ...]]]] = {}
 
     def _index(self, entity: ir.Entity, field: str, dependency: str) -> None:
         owner, _, name = dependency.partition(".")
@@ -125,7 +129,7 @@ class _Graph:
             t = field.type
             if isinstance(t, ir.RefType) and t.on_delete != "restrict":
                 follow = "delete" if t.on_delete == "cascade" else "update"
-                self._write(self._entity(source.name), follow, changed, whole, seen)
+                self._write(source, follow, changed, whole, seen)
 
     def _computed(self, changed: dict[str, set[str]], whole: set[str]) -> None:
         """Add the computed fields that read something changed, and what reads those."""
@@ -147,24 +151,21 @@ class _Graph:
         self, target: str, skip: set[str], lists_only: bool
     ) -> list[tuple[str, tuple[str, ...]]]:
         """(entity, relation fields) of queries that reach `target`'s rows, but for `skip`."""
-        by_source: dict[str, list[str]] = {}
-        for source, field in self.inbound.get(target, []):
-            if lists_only and not isinstance(field.type, ir.OneToManyType):
-                continue
-            if source.name not in skip:
+        reaching = self.reaching.get((target, lists_only))
+        if reaching is None:
+            by_source: dict[str, list[str]] = {}
+            for source, field in self.inbound.get(target, []):
+                if lists_only and not isinstance(field.type, ir.OneToManyType):
+                    continue
                 by_source.setdefault(source.name, []).append(field.name)
-        return [(name, tuple(fields)) for name, fields in self._ordered_items(by_source)]
+            reaching = [(name, tuple(by_source[name])) for name in self._ordered(set(by_source))]
+            self.reaching[(target, lists_only)] = reaching
+        return [(name, fields) for name, fields in reaching if name not in skip]
 
     def _ordered(self, names: set[str]) -> list[str]:
-        return [e.name for e in self.project.entities if e.name in names]
-
-    def _ordered_items(self, by_name: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
-        return [(e.name, by_name[e.name]) for e in self.project.entities if e.name in by_name]
-
-    def _entity(self, name: str) -> ir.Entity:
-        found = self.project.entity(name)
-        assert found is not None, name
-        return found
+        """`names` that are entities, in the model's order."""
+        position = self.position
+        return sorted((n for n in names if n in position), key=position.__getitem__)
 
 
 def _merge(targets: list[Target]) -> tuple[Target, ...]:

@@ -20,7 +20,7 @@ strings (`ISODate`, `ISODateTime`); integers `number`; JSON `Json`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from compiler import ir
 from generators.api.shapes import writable_fields
@@ -41,12 +41,15 @@ SCALARS = {
     "json": "Json",
 }
 RELATIONS = (ir.RefType, ir.OneToManyType, ir.ManyToManyType)
+#: Class tuples, built once: `isinstance(t, A | B)` builds a union on every call.
+_ENUMS = (ir.EnumType, ir.StateType)
+_LISTS = (ir.OneToManyType, ir.ManyToManyType)
+_UNSORTABLE = (ir.OneToManyType, ir.ManyToManyType, ir.ArrayType, ir.PolyRefType)
 _TEXT_LIKE = frozenset({"text", "slug", "email", "url"})
 _ORDERABLE = _TEXT_LIKE | {"integer", "decimal", "money", "date", "datetime"}
 
 
-@dataclass(frozen=True)
-class TsField:
+class TsField(NamedTuple):  # a tuple: built thousands of times, faster than a frozen dataclass
     name: str
     #: The TypeScript type, without `| null`.
     type: str
@@ -97,7 +100,7 @@ def value_type(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> s
     t = field.type
     if isinstance(t, ir.ScalarType):
         return SCALARS[t.name]
-    if isinstance(t, ir.EnumType | ir.StateType):
+    if isinstance(t, _ENUMS):
         return enum_alias(entity, field)
     if isinstance(t, ir.ArrayType):
         inner = t.of
@@ -115,7 +118,7 @@ def enum_values(field: ir.FieldNode) -> tuple[str, ...] | None:
     t = field.type
     if isinstance(t, ir.ArrayType):
         t = t.of
-    return t.values if isinstance(t, ir.EnumType | ir.StateType) else None
+    return t.values if isinstance(t, _ENUMS) else None
 
 
 def row_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
@@ -130,7 +133,7 @@ def row_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
             f.help,
         )
         for f in entity.fields
-        if not isinstance(f.type, ir.OneToManyType | ir.ManyToManyType)
+        if not isinstance(f.type, _LISTS)
     ]
 
 
@@ -148,7 +151,7 @@ def read_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
     """`InvoiceRead`: the OpenAPI Read schema, field by field."""
     found = []
     for f in entity.fields:
-        many = isinstance(f.type, ir.OneToManyType | ir.ManyToManyType)
+        many = isinstance(f.type, _LISTS)
         if isinstance(f.type, RELATIONS):
             type_ = included_type(project, entity, f)
         else:
@@ -207,7 +210,7 @@ def includable(entity: ir.Entity) -> list[ir.FieldNode]:
 def filter_entry(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> str | None:
     """The filter type of a field, or None when it cannot be filtered (a list of rows)."""
     t = field.type
-    if isinstance(t, ir.OneToManyType | ir.ManyToManyType):
+    if isinstance(t, _LISTS):
         return None
     if isinstance(t, ir.PolyRefType) or (isinstance(t, ir.ScalarType) and t.name == "json"):
         return "NullOps"
@@ -223,7 +226,7 @@ def filter_entry(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) ->
 
 def sortable(field: ir.FieldNode) -> bool:
     t = field.type
-    if isinstance(t, ir.OneToManyType | ir.ManyToManyType | ir.ArrayType | ir.PolyRefType):
+    if isinstance(t, _UNSORTABLE):
         return False
     return not (isinstance(t, ir.ScalarType) and t.name == "json")
 
