@@ -120,12 +120,14 @@ def function_name(rule_id: str) -> str:
 
 def _names(rule_ids: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
+    owners: dict[str, str] = {}  # function name -> the rule that has it
     for rule_id in rule_ids:
         name = function_name(rule_id)
-        clash = next((other for other, taken in names.items() if taken == name), None)
+        clash = owners.get(name)
         if clash is not None or rule_id in names:
             raise TypeScriptCompileError(f"rules {clash or rule_id} and {rule_id} are both {name}")
         names[rule_id] = name
+        owners[name] = rule_id
     return names
 
 
