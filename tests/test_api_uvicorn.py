@@ -29,6 +29,19 @@ def free_port() -> int:
         return port
 
 
+def wait_for(base: str, server: subprocess.Popen[str]) -> None:
+    """Until the server at `base` answers; fail with its output if it exits or stays silent."""
+    for _ in range(200):
+        try:
+            httpx.get(f"{base}/api/openapi.json", timeout=1)
+            return
+        except httpx.TransportError:
+            if server.poll() is not None:
+                raise AssertionError(server.stdout.read() if server.stdout else "exited") from None
+            time.sleep(0.1)
+    raise AssertionError(f"the server at {base} did not answer in 20 s")
+
+
 @contextmanager
 def served_example(target: Path, database_url: str) -> Iterator[str]:
     """Copy the example to `target`, `gen generate` it, load its DDL into the (empty)
@@ -62,13 +75,7 @@ def served_example(target: Path, database_url: str) -> Iterator[str]:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/api/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                time.sleep(0.1)
+        wait_for(base, server)
         yield base
     finally:
         server.terminate()

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,22 +13,10 @@ from click.testing import CliRunner
 
 from cli.main import main
 from runtime import hook_import
-from tests.test_api_uvicorn import free_port
+from tests.test_api_uvicorn import free_port, wait_for
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
 GEN = Path(sys.executable).parent / "gen"
-
-
-def wait_for(base: str, server: subprocess.Popen[str]) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/api/openapi.json", timeout=1)
-            return
-        except httpx.TransportError:
-            if server.poll() is not None:
-                raise AssertionError(server.stdout.read() if server.stdout else "exited") from None
-            time.sleep(0.1)
-    raise AssertionError("gen serve did not answer in 20 s")
 
 
 def test_serve_runs_the_snapshot_from_the_store_on_an_empty_database(
