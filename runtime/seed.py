@@ -26,8 +26,7 @@ from faker import Faker
 
 from compiler import ir
 from policy.caller import Caller
-from policy.sql import CallerParams
-from runtime.api.computed import ExprCompiler
+from runtime.api import materialized
 from runtime.api.model import AppModel
 from runtime.api.passwords import Passwords
 
@@ -286,13 +285,7 @@ class _Seeder:
 
     def refresh_materialized(self, report: SeedReport) -> None:
         caller = Caller(user_id=report.users.get("admin"), tenant_id=report.tenant)  # type: ignore[arg-type]
-        compiler = ExprCompiler(self.model.project, self.model.tables, CallerParams.of(caller))
-        for entity in self.model.project.entities:
-            table = self.model.table(entity)
-            for node in entity.fields:
-                if node.materialized and node.computed is not None and node.column is not None:
-                    value = compiler.expr(node.computed.expr, entity, table)
-                    self.connection.execute(sa.update(table).values({node.column: value}))
+        materialized.recompute_all(self.connection, self.model, caller)
 
 
 def _parents_first(project: ir.Project) -> list[ir.Entity]:

@@ -25,6 +25,7 @@ from generators.api.shapes import (
     class_name,
     create_attributes,
     input_attributes,
+    pascal,
     py_str,
     read_attributes,
     update_attributes,
@@ -54,10 +55,6 @@ class ApiGenerator:
 # Names -----------------------------------------------------------------------------------
 
 
-def _pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-
-
 def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
@@ -75,7 +72,7 @@ def _a(label: str) -> str:
 
 def operation_ids(entity: ir.Entity) -> dict[str, str]:
     """Stable operation ids: listInvoices, getInvoice, createInvoice, sendInvoice."""
-    plural = _pascal(entity.path.replace("-", "_"))
+    plural = pascal(entity.path.replace("-", "_"))
     ids = {
         "list": f"list{plural}",
         "get": f"get{entity.name}",
@@ -84,7 +81,7 @@ def operation_ids(entity: ir.Entity) -> dict[str, str]:
         "delete": f"delete{entity.name}",
     }
     for action in entity.actions:
-        verb = _pascal(action.name)
+        verb = pascal(action.name)
         ids[f"action:{action.name}"] = verb[:1].lower() + verb[1:] + entity.name
     return ids
 

@@ -74,10 +74,10 @@ def class_name(entity: ir.Entity, kind: str) -> str:
 
 
 def action_input_name(entity: ir.Entity, action: ir.Action) -> str:
-    return f"{entity.name}{_pascal(action.name)}Input"
+    return f"{entity.name}{pascal(action.name)}Input"
 
 
-def _pascal(name: str) -> str:
+def pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 

@@ -23,7 +23,7 @@ import json
 from typing import NamedTuple
 
 from compiler import ir
-from generators.api.shapes import writable_fields
+from generators.api.shapes import pascal, writable_fields
 
 #: Scalar IR type -> TypeScript type (aliases declared at the top of types.ts).
 SCALARS = {
@@ -63,10 +63,6 @@ class TsField(NamedTuple):  # a tuple: built thousands of times, faster than a f
         key = self.name if _identifier(self.name) else json.dumps(self.name)
         mark = "?" if self.optional else ""
         return f"{doc}  {key}{mark}: {self.type}{' | null' if self.nullable else ''};"
-
-
-def pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 def camel(name: str) -> str:

@@ -32,7 +32,7 @@ from runtime.api.computed import ExprCompiler
 from runtime.api.model import AppModel
 from runtime.api.problems import Problem, not_found
 from runtime.api.reading import get_row, row_etag
-from runtime.api.writing import _decide, parse_key, stored_row
+from runtime.api.writing import decide, parse_key, stored_row, write_fields
 
 log = logging.getLogger("reframe.effects")
 IDEMPOTENCY = "reframe_idempotency"
@@ -75,21 +75,13 @@ def run(
             raise Problem(
                 403, f"No rule allows the {action.name} action on {entity.name}: denied by default."
             )
-        _decide(connection, model, entity, action.name, row, caller, rule=rule)
+        decide(connection, model, entity, action.name, row, caller, rule=rule)
         _check_transition(entity, action, row)
         _check_guard(connection, model, entity, action, key, caller)
         changes: dict[str, Any] = {}
         if action.kind == "transition" and action.state_field and action.target:
             changes[action.state_field] = action.target
-            values: dict[str, Any] = {model.column(entity, action.state_field).name: action.target}
-            if entity.timestamps and entity.field("updated_at") is not None:
-                values["updated_at"] = sa.func.now()
-            table = model.table(entity)
-            connection.execute(
-                sa.update(table)
-                .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
-                .values(values)
-            )
+            write_fields(connection, model, entity, key, changes)
             materialized.refresh(connection, model, entity, parse_key(entity, key), row, caller)
         audit.record(
             connection, model, entity, key, action.name, {**changes, **inputs}, caller, before=row

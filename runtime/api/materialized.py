@@ -58,11 +58,7 @@ def _stored(
         .mappings()
         .first()
     )
-    if found is None:
-        return None
-    return {
-        f.name: found[f.column] for f in entity.fields if f.column is not None and f.column in found
-    }
+    return None if found is None else model.by_field(entity, found)
 
 
 def _affected(
@@ -102,20 +98,27 @@ def _affected(
     return keys
 
 
+def recompute_all(connection: sa.Connection, model: AppModel, caller: Caller) -> None:
+    """Every materialized field of every row (after a bulk load such as `gen seed`)."""
+    for target, field in _materialized(model.project):
+        _recompute(connection, model, target, field, None, caller)
+
+
 def _recompute(
     connection: sa.Connection,
     model: AppModel,
     target: ir.Entity,
     field: ir.FieldNode,
-    keys: set[object],
+    keys: set[object] | None,
     caller: Caller,
 ) -> None:
+    """Recompute `field` for the rows `keys` of `target` (None: all of them)."""
     assert field.computed is not None and field.column is not None
     table = model.table(target)
     compiler = ExprCompiler(model.project, model.tables, CallerParams.of(caller))
     value = compiler.expr(field.computed.expr, target, table)
-    connection.execute(
-        sa.update(table)
-        .where(model.column(target, target.primary_key).in_(sorted(keys, key=str)))
-        .values({field.column: value})
-    )
+    update = sa.update(table).values({field.column: value})
+    if keys is not None:
+        key = model.column(target, target.primary_key)
+        update = update.where(key.in_(sorted(keys, key=str)))
+    connection.execute(update)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -41,6 +43,15 @@ class AppModel:
     def table(self, entity: ir.Entity | str) -> sa.Table:
         chosen = self.entity(entity) if isinstance(entity, str) else entity
         return self.tables[chosen.table]
+
+    @staticmethod
+    def by_field(entity: ir.Entity, columns: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
+        """A row's stored values keyed by field name instead of column (refs as keys)."""
+        return {
+            f.name: columns[f.column]
+            for f in entity.fields
+            if f.column is not None and f.column in columns
+        }
 
     def column(self, entity: ir.Entity, field_name: str) -> sa.Column[object]:
         found = entity.field(field_name)

@@ -69,15 +69,7 @@ def stored_row(
     if lock:
         query = query.with_for_update(of=table)
     found = connection.execute(query).mappings().first()
-    return None if found is None else _by_field(entity, dict(found))
-
-
-def _by_field(entity: ir.Entity, columns: Mapping[str, Any]) -> Row:
-    return {
-        f.name: columns[f.column]
-        for f in entity.fields
-        if f.column is not None and f.column in columns
-    }
+    return None if found is None else model.by_field(entity, found)
 
 
 def _load_path(
@@ -102,7 +94,7 @@ def _load_path(
     return {**row, name: loaded}
 
 
-def _decide(
+def decide(
     connection: sa.Connection,
     model: AppModel,
     entity: ir.Entity,
@@ -234,7 +226,7 @@ def create_row(
     if entity.field("created_by") is not None:
         implicit["created_by"] = caller.user_id
     candidate = {**_defaults(entity), **values, **implicit}
-    _decide(connection, model, entity, "create", candidate, caller)
+    decide(connection, model, entity, "create", candidate, caller)
     _refuse_fields(model, entity, candidate, caller, values)
     _check_refs(connection, model, entity, caller, values)
     table = model.table(entity)
@@ -276,24 +268,30 @@ def update_row(
                 412,
                 f"The {entity.label.lower()} changed since you read it: get it again, then retry.",
             )
-    _decide(connection, model, entity, "update", current, caller)
+    decide(connection, model, entity, "update", current, caller)
     _refuse_fields(model, entity, current, caller, changes)
     _check_refs(connection, model, entity, caller, changes)
     if not changes:
         return
-    values = _columns(entity, changes)
-    if entity.field("updated_at") is not None and entity.timestamps:
-        values["updated_at"] = sa.func.now()
-    table = model.table(entity)
     with _constraints(entity):
-        connection.execute(
-            sa.update(table)
-            .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
-            .values(values)
-        )
+        write_fields(connection, model, entity, key, changes)
     materialized.refresh(connection, model, entity, parse_key(entity, key), current, caller)
     audit.record(
         connection, model, entity, parse_key(entity, key), "update", changes, caller, before=current
+    )
+
+
+def write_fields(
+    connection: sa.Connection, model: AppModel, entity: ir.Entity, key: object, changes: Row
+) -> None:
+    """UPDATE the row's fields (by name), and its `updated_at` when it has timestamps."""
+    values = _columns(entity, changes)
+    if entity.field("updated_at") is not None and entity.timestamps:
+        values["updated_at"] = sa.func.now()
+    connection.execute(
+        sa.update(model.table(entity))
+        .where(model.column(entity, entity.primary_key) == parse_key(entity, key))
+        .values(values)
     )
 
 
@@ -303,7 +301,7 @@ def delete_row(
     current = stored_row(connection, model, entity, caller, key, lock=True)
     if current is None:
         raise not_found(entity.label)
-    _decide(connection, model, entity, "delete", current, caller)
+    decide(connection, model, entity, "delete", current, caller)
     table = model.table(entity)
     with _constraints(entity, deleting=True):
         connection.execute(
