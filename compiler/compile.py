@@ -72,6 +72,7 @@ def _compile(root: Path) -> Compiled:
             auth_providers=loaded.config.auth.providers,
         ),
         entities=(),
+        theme=_theme(loaded, diagnostics),
     )
     for run in PASSES:
         project = run(project, ctx)
@@ -117,3 +118,23 @@ def _entities_by_name(
 
 
 __all__ = ["CompileError", "Compiled", "compile_project"]
+
+
+def _theme(loaded: LoadedProject, diagnostics: Diagnostics) -> ir.Theme | None:
+    """The tokens of `ui/theme.py`'s one `theme(...)` call, if any."""
+    themes = loaded.declarations.themes
+    for extra in themes[1:]:
+        diagnostics.error(
+            extra.loc,
+            "theme-duplicate",
+            f"theme(...) is called twice: at {themes[0].loc} and at {extra.loc}.",
+            "keep one theme(...) call in ui/theme.py and merge the tokens.",
+        )
+    if not themes:
+        return None
+    decl = themes[0]
+    return ir.Theme(
+        light=tuple(sorted(decl.light.items())),
+        dark=tuple(sorted(decl.dark.items())),
+        loc=ir.SourceRef(file=decl.loc.file, line=decl.loc.line),
+    )

@@ -22,6 +22,8 @@ from compiler.source import SourceLoc, project_root, relative_file
 
 MODEL_GLOB = "*.model.py"
 POLICY_GLOB = "*.policy.py"
+#: Design tokens for the UI (optional): `theme(light={...}, dark={...})`.
+THEME_FILE = "ui/theme.py"
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,12 @@ class LoadedProject:
 
 
 def model_files(root: Path) -> list[Path]:
-    """Model files under domain/ then policy files under policies/, sorted."""
+    """Model files under domain/, policy files under policies/, sorted; then ui/theme.py."""
     found = sorted((root / "domain").rglob(MODEL_GLOB)) if (root / "domain").is_dir() else []
     if (root / "policies").is_dir():
         found += sorted((root / "policies").rglob(POLICY_GLOB))
+    if (root / THEME_FILE).is_file():
+        found.append(root / THEME_FILE)
     return found
 
 

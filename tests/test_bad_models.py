@@ -29,6 +29,7 @@ MODEL = "domain/shop.model.py"
 OTHER = "domain/zz_more.model.py"
 POLICY = "policies/shop.policy.py"
 TOML = "gen.toml"
+THEME = "ui/theme.py"
 
 DEFAULT_TOML = """\
 [app]
@@ -1655,6 +1656,33 @@ CASES: list[Case] = [
             """
         ),
         Expect("on-delete-required", "on_delete('set_null') could never succeed", "cascade"),
+    ),
+    case(
+        "theme-token-name",
+        GOOD_MODEL,
+        Expect(
+            "dsl-usage",
+            "'Accent Color' is not a token name",
+            "lowercase letters",
+            file=THEME,
+        ),
+        files={THEME: model('theme(light={"Accent Color": "#4f46e5"})  # <-')},
+    ),
+    case(
+        "theme-token-value",
+        GOOD_MODEL,
+        Expect("dsl-usage", "is not a CSS value", 'without ";"', file=THEME),
+        files={THEME: model('theme(dark={"accent": "red; background: url(x)"})  # <-')},
+    ),
+    case(
+        "theme-declared-twice",
+        GOOD_MODEL,
+        Expect("theme-duplicate", "theme(...) is called twice", "keep one", file=THEME),
+        files={
+            THEME: model(
+                'theme(light={"accent": "#111111"})\ntheme(dark={"accent": "#eeeeee"})  # <-'
+            )
+        },
     ),
 ]
 

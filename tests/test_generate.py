@@ -14,6 +14,7 @@ from compiler.compile import compile_project
 from generators.base import Artifact
 from generators.pipeline import generate
 from generators.registry import GeneratorError, load_generators, run_generators
+from generators.ui import RUNTIME_FILES
 from hookfs.store import HookStore
 from hookfs.writer import write_snapshot
 
@@ -40,8 +41,10 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
     assert second.snapshot.id == first.snapshot.id
     assert second.mirror.written == () and second.mirror.removed == ()
     assert set(second.mirror.unchanged) == set(files)
-    routes = {
-        f"api/routes/{entity.table}.py" for entity in compile_project(example_copy).project.entities
+    entities = compile_project(example_copy).project.entities
+    routes = {f"api/routes/{entity.table}.py" for entity in entities}
+    ui = {f"ui/entities/{entity.table}.ts" for entity in entities} | {
+        f"ui/runtime/{name}" for name in RUNTIME_FILES
     }
     assert set(files) == {
         "api/__init__.py",
@@ -60,6 +63,11 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
         "db/tables.py",
         "ir.json",
         "trace.json",
+        "ui/app.ts",
+        "ui/index.html",
+        "ui/main.ts",
+        "ui/theme.css",
+        *ui,
     }
     assert tree_digest(example_copy / "generated") == files
     assert {p: (example_copy / "generated" / p).stat().st_mtime_ns for p in files} == mtimes
@@ -79,13 +87,14 @@ def test_a_model_change_makes_a_new_snapshot_with_its_parent(example_copy: Path)
     _, second = generate(example_copy, "widen product name")
     assert second.created and second.snapshot.parent == first.snapshot.id
     assert second.snapshot.message == "widen product name"
-    # The IR, the DDL, the tables and the API's Create/Update shapes change; no line moved,
-    # so the trace stays byte-identical.
+    # The IR, the DDL, the tables, the API's Create/Update shapes and the UI's checks of
+    # Product change; no line moved, so the trace stays byte-identical.
     assert second.mirror.written == (
         "api/schemas.py",
         "db/schema.postgres.sql",
         "db/tables.py",
         "ir.json",
+        "ui/entities/product.ts",
     )
     ddl = (example_copy / "generated" / "db" / "schema.postgres.sql").read_text()
     assert "    name varchar(250) NOT NULL," in ddl

@@ -10,6 +10,7 @@ from compiler.dsl.declarations import (
     policy,
     tab,
     tabs,
+    theme,
     view,
 )
 from compiler.dsl.fields import (
@@ -72,6 +73,7 @@ __all__ = [
     "tabs",
     "tenant_member",
     "text",
+    "theme",
     "today",
     "url",
     "uuid",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ class Declarations:
 
     entities: list[EntityDecl] = field(default_factory=list)
     policies: list[PolicyDecl] = field(default_factory=list)
+    themes: list[ThemeDecl] = field(default_factory=list)
 
 
 _collecting: ContextVar[Declarations | None] = ContextVar("reframe_declarations", default=None)
@@ -230,6 +232,62 @@ def policy(entity: object, **rules: object) -> PolicyDecl:
     if registry is not None:
         registry.policies.append(decl)
     return decl
+
+
+# Theme ------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"^[a-z][a-z0-9-]*$")
+_BAD_VALUE = re.compile(r"[;{}<>]|\*/")
+
+
+@dataclass(frozen=True, eq=False)
+class ThemeDecl:
+    """`theme(light={...}, dark={...})` in `ui/theme.py`: design tokens per scheme."""
+
+    light: Mapping[str, str]
+    dark: Mapping[str, str]
+    loc: SourceLoc
+
+
+def theme(
+    *, light: Mapping[str, str] | None = None, dark: Mapping[str, str] | None = None
+) -> ThemeDecl:
+    """Declare design tokens: `theme(light={"accent": "#0f766e"}, dark={"accent": "#5eead4"})`.
+
+    A token `accent` becomes the CSS variable `--rf-accent`; tokens left out keep
+    the defaults. A token given only in `light` applies to both schemes.
+    """
+    schemes = {"light": _tokens("light", light), "dark": _tokens("dark", dark)}
+    decl = ThemeDecl(light=schemes["light"], dark={**schemes["light"], **schemes["dark"]},
+                     loc=caller_location())  # fmt: skip
+    registry = _collecting.get()
+    if registry is not None:
+        registry.themes.append(decl)
+    return decl
+
+
+def _tokens(scheme: str, tokens: object) -> dict[str, str]:
+    if tokens is None:
+        return {}
+    if not isinstance(tokens, Mapping):
+        raise DslUsageError(
+            f"theme({scheme}=...) takes a dict of token -> CSS value, got {tokens!r}.",
+            f'write theme({scheme}={{"accent": "#4f46e5"}}).',
+        )
+    found: dict[str, str] = {}
+    for name, value in tokens.items():
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise DslUsageError(
+                f"theme({scheme}=...): {name!r} is not a token name.",
+                "use lowercase letters, digits and '-', like 'accent' or 'accent-fg'.",
+            )
+        if not isinstance(value, str) or not value.strip() or _BAD_VALUE.search(value):
+            raise DslUsageError(
+                f"theme({scheme}=...): the value of {name!r} is not a CSS value: {value!r}.",
+                'give one CSS value without ";", braces or angle brackets, like "#4f46e5".',
+            )
+        found[name] = value.strip()
+    return found
 
 
 # Entities ---------------------------------------------------------------------

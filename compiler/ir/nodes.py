@@ -340,11 +340,20 @@ class AppConfig(Node):
     auth_providers: tuple[str, ...]
 
 
+class Theme(Node):
+    """Design tokens from `ui/theme.py`: (name, CSS value) per scheme, overriding the defaults."""
+
+    light: tuple[tuple[str, str], ...]
+    dark: tuple[tuple[str, str], ...]
+    loc: SourceRef
+
+
 class Project(Node):
     schema_version: Literal[1] = SCHEMA_VERSION
     app: AppConfig
     entities: tuple[Entity, ...]
     join_tables: tuple[JoinTable, ...] = ()
+    theme: Theme | None = None
 
     @cached_property
     def _entities_by_name(self) -> dict[str, Entity]:

@@ -94,7 +94,7 @@ class AuthSettings:
     #: Where magic-link messages go outside dev mode: `send(to, subject, body)`.
     send_mail: Callable[[str, str, str], None] | None = None
     #: The link put in a magic-link message; `{token}` is replaced.
-    magic_link_url: str = "/auth/magic-link?token={token}"
+    magic_link_url: str = "/app/magic-link?token={token}"
 
 
 DEFAULT_SETTINGS = AuthSettings()

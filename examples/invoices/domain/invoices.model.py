@@ -94,7 +94,17 @@ Invoice = entity(
             tabs(
                 tab(
                     "Details",
-                    ["number", "customer", "status", "issue_date", "due_date", "lines", "total"],
+                    [
+                        "number",
+                        "customer",
+                        "status",
+                        "issue_date",
+                        "due_date",
+                        "lines",
+                        "subtotal",
+                        "tax",
+                        "total",
+                    ],
                 ),
                 tab("Payments", ["payments", "paid"]),
                 tab("Timeline"),

@@ -25,6 +25,7 @@ import {
 import { keyOf, titleOf, useList, useRow, type ListParams } from "./data";
 import { fieldOf, type EntityMeta, type FieldMeta, type FieldType, type Row } from "./meta";
 import { defaultWidget, type DisplayProps, type InputProps, type Widget } from "./registry";
+import { navigate } from "./router";
 
 // Entities by name ----------------------------------------------------------------------
 
@@ -54,14 +55,6 @@ function targetOf(field: FieldMeta): string {
 }
 
 // Links ---------------------------------------------------------------------------------
-
-/** Go to an app route without reloading: the router listens for `popstate`. */
-export function navigate(href: string): void {
-  const { pathname, search, hash } = window.location;
-  if (href === pathname + search + hash) return;
-  window.history.pushState(null, "", href);
-  window.dispatchEvent(new PopStateEvent("popstate"));
-}
 
 export type LinkProps = ComponentProps<"a"> & { readonly href: string };
 
