@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+VENDOR_STAMP := node_modules/.reframe-vendor/.built
 EXAMPLE := examples/invoices
 
 .PHONY: setup run test lint format bench snapshots clean
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 
 # Reinstall whenever the declared or pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,6 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_STAMP)
+
+# React, ReactDOM and React Query as browser ES modules for `gen serve` (hookfs/vendor.py),
+# in node_modules/.reframe-vendor/<lockfile hash>/: npm ci wipes it, so it follows npm ci.
+$(VENDOR_STAMP): $(STAMP) $(NODE_STAMP) package-lock.json hookfs/vendor.py
+	$(BIN)/python -m hookfs.vendor
+	touch $(VENDOR_STAMP)
 
 run: setup
 	$(BIN)/gen --project $(EXAMPLE) generate

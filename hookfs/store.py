@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS refs (
 );
 """
 
+# Derived content (transpiled TypeScript, ...) by a key naming its inputs; added after
+# version 1 without a bump: created on every open, so older stores gain it.
+_MEMO_SCHEMA = """
+CREATE TABLE IF NOT EXISTS memo (
+    key TEXT PRIMARY KEY,
+    blob TEXT NOT NULL REFERENCES blobs(hash)
+)
+"""
+
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message says why."""
@@ -227,6 +236,37 @@ class HookStore:
             raise StoreError(f"no blob {blob_hash!r} in the store")
         return bytes(row[0])
 
+    # -- memo ---------------------------------------------------------------
+
+    def memo_get(self, key: str) -> bytes | None:
+        """Return the bytes remembered under `key`, or None."""
+        row = self._conn.execute(
+            "SELECT b.data FROM memo m JOIN blobs b ON b.hash = m.blob WHERE m.key = ?", (key,)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def memo_put(self, key: str, data: bytes) -> None:
+        """Remember `data` under `key` (its blob is shared with equal content)."""
+        raw = bytes(data)
+        blob = hashlib.sha256(raw).hexdigest()
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+                (blob, len(raw), raw),
+            )
+            conn.execute(
+                "INSERT INTO memo (key, blob) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
+                (key, blob),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     # -- writing ------------------------------------------------------------
 
     def commit(
@@ -315,6 +355,7 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute(_MEMO_SCHEMA)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

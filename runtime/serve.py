@@ -1,12 +1,13 @@
 """`gen serve`: the generated app, imported from a hook-store snapshot, under uvicorn.
 
 Nothing is built or copied: the snapshot's Python is mounted as a package
-(runtime/hook_import.py) and its `api/app.py` served. The database is the
-one given, else gen.toml's, else the project's embedded PostgreSQL. Its
-schema is brought up to date first: the project's migrations are applied
-when it has some; a database with no tables at all gets the snapshot's
-`schema.postgres.sql` (a first run needs no step); anything else is left
-alone, with a warning when it may not match the model.
+(runtime/hook_import.py) and its `api/app.py` served, with the UI's routes
+beside it (hookfs/web.py: TypeScript is transpiled on request and remembered
+in the store). The database is the one given, else gen.toml's, else the
+project's embedded PostgreSQL. Its schema is brought up to date first: the
+project's migrations are applied when it has some; a database with no tables
+at all gets the snapshot's `schema.postgres.sql` (a first run needs no step);
+anything else is left alone, with a warning when it may not match the model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from hookfs.store import HookStore, Snapshot, StoreError
+from hookfs.transpile import Transpiler
+from hookfs.web import ui_routes
 from runtime import hook_import
 from runtime.database import normalize_url
 from runtime.layout import MIGRATIONS_DIR
@@ -65,6 +68,8 @@ def prepare(project_root: Path, url: str, version: int | None = None) -> Prepare
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REFRAME_PROJECT", str(project_root))
     module = __import__(f"{package}.api.app", fromlist=["app"])
+    # The UI (/app, /_hook, /_overrides, /_vendor) beside the API (/api): none shadows it.
+    module.app.router.routes.extend(ui_routes(files, project_root, Transpiler(project_root)))
     return Prepared(snapshot, module.app, note)
 
 
