@@ -64,3 +64,24 @@ snapshots: setup
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache $(EXAMPLE)/.gen $(EXAMPLE)/generated
+
+# Chromium for the browser tests (tests/browser.py): Debian's package, which Playwright
+# drives through executable_path; `playwright install` downloads fail here. Runs once.
+# REFRAME_CHROMIUM names another executable. Without root or sudo it prints the command.
+CHROMIUM_STAMP := $(VENV)/.chromium
+CHROMIUM_INSTALL := apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+.PHONY: chromium
+setup: $(CHROMIUM_STAMP)
+chromium: $(CHROMIUM_STAMP)
+$(CHROMIUM_STAMP): | $(STAMP)
+	@if [ -x "$${REFRAME_CHROMIUM:-/usr/bin/chromium}" ] || command -v chromium >/dev/null; then \
+		touch $@; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		sh -c '$(CHROMIUM_INSTALL)' && touch $@; \
+	elif command -v sudo >/dev/null; then \
+		sudo sh -c '$(CHROMIUM_INSTALL)' && touch $@; \
+	else \
+		echo "Chromium is missing and there is no root or sudo: the browser tests skip (fail under CI=true)." >&2; \
+		echo "Install it as root: $(CHROMIUM_INSTALL)" >&2; \
+		[ "$$CI" != true ]; \
+	fi

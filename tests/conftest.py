@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Chromium through Playwright: the browser, page and console fixtures (see tests/browser.py).
+pytest_plugins = ["tests.browser"]
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "invoices"
 BIN = REPO / "node_modules" / ".bin"
