@@ -456,5 +456,6 @@ def serve(obj: _Context, database: str | None, port: int, host: str, version: in
     out.print(
         f"Serving snapshot {prepared.snapshot.id} ({escape(prepared.snapshot.message)}); {prepared.schema_note}."
     )
+    out.print(f"App: http://{host}:{port}/app/")
     out.print(f"API: http://{host}:{port}/api  docs: http://{host}:{port}/api/docs")
     uvicorn.run(prepared.app, host=host, port=port, log_level="warning")

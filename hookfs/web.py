@@ -76,6 +76,7 @@ def ui_routes(
     ui = _UI(files, Path(project_root), transpiler)
     return [
         Route("/", ui.root, methods=["GET"]),
+        Route("/favicon.ico", _no_icon, methods=["GET"]),
         Route("/app", ui.index_html, methods=["GET"]),
         Route("/app/{rest:path}", ui.index_html, methods=["GET"]),
         Route("/_hook/{path:path}", ui.hook_file, methods=["GET"]),
@@ -287,6 +288,11 @@ def _matches(request: Request, etag: str) -> bool:
 
 def _not_modified(etag: str) -> Response:
     return Response(status_code=304, headers={"ETag": f'"{etag}"', "Cache-Control": NO_CACHE})
+
+
+def _no_icon(request: Request) -> Response:
+    """Browsers ask for it on pages that name none (error pages): an empty answer, not a 404."""
+    return Response(status_code=204, headers={"cache-control": "max-age=86400"})
 
 
 def _not_found(message: str) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from compiler import ir
 from compiler.compile import compile_project
 from generators.ui import IMPORT_MAP, RUNTIME_FILES, UiGenerator
 from generators.ui.meta import display_field
-from tests.conftest import EXAMPLE, MakeProject
+from tests.conftest import EXAMPLE, MakeProject, Node
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +179,64 @@ def test_the_example_is_pinned(files: dict[str, str], snapshot: SnapshotAssertio
     assert files["ui/entities/invoice.ts"] == snapshot(name="invoice.ts")
     assert files["ui/app.ts"] == snapshot(name="app.ts")
     assert files["ui/index.html"] == snapshot(name="index.html")
+
+
+# tsc --strict over the whole generated UI, with an override as a user would write it ---------
+
+OVERRIDE = """\
+import { registerWidget, type DisplayProps } from "reframe/ui";
+
+function BigTotal(props: DisplayProps) {
+  return <strong>Total due: {String(props.value)}</strong>;
+}
+
+registerWidget("Invoice.total", { Display: BigTotal });
+"""
+
+UI_TSCONFIG = {
+    "compilerOptions": {
+        "strict": True,
+        "noEmit": True,
+        "jsx": "react-jsx",
+        "target": "es2022",
+        "lib": ["es2022", "dom", "dom.iterable"],
+        "module": "esnext",
+        "moduleResolution": "bundler",
+        "skipLibCheck": True,
+        "types": [],
+        "paths": {"reframe/ui": ["./ui/runtime/index.ts"]},
+    },
+    "include": ["client/*.ts", "ui/**/*.ts", "ui/**/*.tsx"],
+}
+
+
+def write_app(project: ir.Project, folder: Path, extra: dict[str, str]) -> None:
+    from generators.client import ClientGenerator
+
+    artifacts = [*ClientGenerator().generate(project), *UiGenerator().generate(project)]
+    for path, content in [
+        *((a.path, a.content) for a in artifacts),
+        *((p, t.encode()) for p, t in extra.items()),
+    ]:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(content)
+    (folder / "node_modules").symlink_to(Path(__file__).resolve().parent.parent / "node_modules")
+    (folder / "tsconfig.json").write_text(json.dumps(UI_TSCONFIG), encoding="utf-8")
+
+
+def test_the_generated_ui_and_an_override_pass_tsc_strict(
+    invoices: ir.Project, tmp_path: Path, node: Node
+) -> None:
+    write_app(invoices, tmp_path, {"ui/overrides/BigTotal.tsx": OVERRIDE})
+    done = subprocess.run([node.tsc, "-p", tmp_path], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tsc_catches_an_override_with_the_wrong_props(
+    invoices: ir.Project, tmp_path: Path, node: Node
+) -> None:
+    wrong = OVERRIDE.replace("String(props.value)", "props.amount.toFixed(2)")
+    write_app(invoices, tmp_path, {"ui/overrides/BigTotal.tsx": wrong})
+    done = subprocess.run([node.tsc, "-p", tmp_path], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "ui/overrides/BigTotal.tsx" in done.stdout and "'amount'" in done.stdout
