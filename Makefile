@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python -m bench.compile_speed
 	$(BIN)/python -m bench.policy_speed
 	$(BIN)/python -m bench.api_speed
+	$(BIN)/python -m bench.ui_speed
 
 # Issue 3: `gen migrate make` beside Django's makemigrations and Alembic's autogenerate
 # (Django comes from the bench extra; a PostgreSQL server is needed, see the module).
