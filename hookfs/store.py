@@ -136,6 +136,15 @@ class HookStore:
             raise
         return cls(conn, db_path)
 
+    def for_caching(self) -> HookStore:
+        """Make this connection's commits cheap (no sync to disk each time) and return it.
+
+        For connections that only write the memo, a cache: with the WAL, a crash can lose
+        the last such writes but never corrupts the store or a snapshot.
+        """
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        return self
+
     def close(self) -> None:
         """Close the connection; closing twice is harmless."""
         self._conn.close()

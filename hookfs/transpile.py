@@ -224,7 +224,7 @@ class Transpiler:
     def _store(self) -> HookStore:
         store: HookStore | None = getattr(self._local, "store", None)
         if store is None:
-            store = HookStore.open(self.project_dir)
+            store = HookStore.open(self.project_dir).for_caching()
             self._local.store = store
         return store
 

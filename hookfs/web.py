@@ -23,10 +23,18 @@ Every answer carries a strong ETag (a content hash; for transpiled files the
 memo key, which hashes the source and how it is transpiled), honours
 If-None-Match with 304, and says `Cache-Control: no-cache`: the browser keeps
 its copy but asks each time, so a regenerated or edited file shows on reload.
+
+The page itself names versioned URLs: `/_hook/~<version>/<path>` and
+`/_vendor/~<version>/<file>`, where the version hashes the snapshot's files
+and the vendor build (which pins esbuild). What such a URL answers can never
+change, so it is sent `immutable`: a warm load asks only for the page, the
+overrides and the API, not for each of the app's modules. Relative imports
+keep the prefix, so every module of the app is loaded from versioned URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -66,6 +74,9 @@ RESOLVE_SUFFIXES = ("", ".ts", ".tsx", ".js", ".jsx")
 RESOLVE_INDEXES = ("index.ts", "index.tsx", "index.js")
 
 NO_CACHE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: `~<version>/` at the start of a /_hook/ or /_vendor/ path.
+_VERSIONED = re.compile(r"^~([0-9a-f]{16})/(.*)$")
 _VENDOR_FILE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*\.js$")
 
 
@@ -82,7 +93,7 @@ def ui_routes(
         Route("/_hook/{path:path}", ui.hook_file, methods=["GET"]),
         Route("/_overrides/index.js", ui.overrides_index, methods=["GET"]),
         Route("/_overrides/{path:path}", ui.override_file, methods=["GET"]),
-        Route("/_vendor/{name}", ui.vendor_file, methods=["GET"]),
+        Route("/_vendor/{name:path}", ui.vendor_file, methods=["GET"]),
     ]
 
 
@@ -96,6 +107,16 @@ class _UI:
         self.transpiler = transpiler
         self._hashes: dict[str, str] = {}
         self._vendor: dict[str, tuple[bytes, str]] = {}
+        self._page: tuple[bytes, str] | None = None
+
+    def version(self) -> str:
+        """What the versioned URLs are named by: the snapshot's files and the vendor build."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            digest.update(f"{path}\0{self._hash(path, self.files[path])}\0".encode())
+        with contextlib.suppress(vendor.VendorError):  # /_vendor/ answers it with what to run
+            digest.update(vendor.build_hash().encode())
+        return digest.hexdigest()[:16]
 
     # -- the page --------------------------------------------------------------
 
@@ -112,18 +133,25 @@ class _UI:
                 " restart <code>gen serve</code>.</p>",
                 status=404,
             )
-        return _cached(request, page, HTML, self._hash(INDEX_HTML, page))
+        if self._page is None:
+            version = self.version()
+            text = page.decode().replace('"/_hook/', f'"/_hook/~{version}/')
+            body = text.replace('"/_vendor/', f'"/_vendor/~{version}/').encode()
+            self._page = (body, hashlib.sha256(body).hexdigest())
+        body, etag = self._page
+        return _cached(request, body, HTML, etag)
 
     # -- snapshot files --------------------------------------------------------------
 
     def hook_file(self, request: Request) -> Response:
-        wanted = request.path_params["path"]
+        prefix, wanted = _unversioned("/_hook/", request.path_params["path"])
         found, folder = _resolve(wanted, lambda path: path in self.files)
         if found is None:
             return _not_found(f"the snapshot has no file {wanted!r}")
         if folder:
-            return RedirectResponse("/_hook/" + quote(found), status_code=302)
-        return self._module(request, found, self.files[found], lambda d: self._hash(found, d))
+            return RedirectResponse(prefix + quote(found), status_code=302)
+        answer = self._module(request, found, self.files[found], lambda d: self._hash(found, d))
+        return _forever(answer) if prefix != "/_hook/" else answer
 
     def _hash(self, path: str, data: bytes) -> str:
         known = self._hashes.get(path)
@@ -185,7 +213,11 @@ class _UI:
     # -- vendor ------------------------------------------------------------------------
 
     def vendor_file(self, request: Request) -> Response:
-        name = request.path_params["name"]
+        prefix, name = _unversioned("/_vendor/", request.path_params["name"])
+        answer = self._vendor_file(request, name)
+        return _forever(answer) if prefix != "/_vendor/" else answer
+
+    def _vendor_file(self, request: Request, name: str) -> Response:
         if not _VENDOR_FILE.match(name):
             return _not_found(f"no vendor module {name!r}")
         cached = self._vendor.get(name)
@@ -234,6 +266,21 @@ class _UI:
 
 
 # -- paths -------------------------------------------------------------------------
+
+
+def _unversioned(root: str, path: str) -> tuple[str, str]:
+    """(`root` with the `~<version>/` the path starts with, if any; the rest of the path)."""
+    versioned = _VERSIONED.match(path)
+    if versioned is None:
+        return root, path
+    return f"{root}~{versioned.group(1)}/", versioned.group(2)
+
+
+def _forever(answer: Response) -> Response:
+    """A versioned URL's successful answer never changes: let the browser keep it."""
+    if answer.status_code in (200, 304) and answer.headers.get("cache-control") != "no-store":
+        answer.headers["cache-control"] = IMMUTABLE
+    return answer
 
 
 def _resolve(wanted: str, exists: Callable[[str], bool]) -> tuple[str | None, bool]:

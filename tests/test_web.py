@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -150,11 +151,32 @@ def test_app_urls_answer_the_snapshot_index_html(site: Site) -> None:
     for url in ("/app", "/app/", "/app/invoices/123", "/app/a/b/c?x=1"):
         page = site.client.get(url)
         assert page.status_code == 200, url
-        assert page.content == INDEX_HTML
+        # The page names versioned module URLs: /_hook/~<16 hex>/...
+        versioned = re.sub(rb'"/_hook/~[0-9a-f]{16}/', b'"/_hook/', page.content)
+        assert versioned == INDEX_HTML and versioned != page.content
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-cache"
     root = site.client.get("/", follow_redirects=False)
     assert root.status_code in (302, 307) and root.headers["location"] == "/app/"
+
+
+def test_versioned_urls_are_kept_by_the_browser_and_change_with_the_snapshot(
+    site: Site, snapshot: dict[str, bytes], tmp_path: Path
+) -> None:
+    page = site.client.get("/app/").text
+    main = re.search(r'src="(/_hook/~[0-9a-f]{16}/ui/main.tsx)"', page)
+    assert main is not None, page
+    module = site.client.get(main.group(1))
+    assert module.status_code == 200 and b"useState" in module.content
+    assert module.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # The same file by its plain URL is asked for again each time.
+    plain = site.client.get("/_hook/ui/main.tsx")
+    assert plain.content == module.content and plain.headers["cache-control"] == "no-cache"
+    # Another snapshot (one file changed) is another version: no stale module is reused.
+    changed = {**snapshot, "ui/main.tsx": snapshot["ui/main.tsx"] + b"\n// changed\n"}
+    other = TestClient(Starlette(routes=ui_routes(changed, tmp_path, Transpiler(tmp_path))))
+    again = re.search(r'src="(/_hook/~[0-9a-f]{16}/)', other.get("/app/").text)
+    assert again is not None and again.group(1) not in page
 
 
 def test_a_snapshot_without_index_html_says_to_regenerate(

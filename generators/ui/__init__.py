@@ -122,8 +122,7 @@ INDEX_HTML = """<!doctype html>
     <script type="importmap">
 {import_map}
     </script>
-    <link rel="modulepreload" href="/_vendor/react-dom-client.js">
-    <link rel="modulepreload" href="/_vendor/react-query.js">
+{preloads}
     <script type="module" src="/_hook/ui/main.ts"></script>
   </head>
   <body>
@@ -134,11 +133,35 @@ INDEX_HTML = """<!doctype html>
 """
 
 
+#: Client modules the UI imports at run time (types.ts holds only types: never requested).
+CLIENT_MODULES = ("client", "errors", "hooks", "policies")
+
+
+def _preloads(project: ir.Project) -> list[str]:
+    """Every module the app imports, so the browser fetches them at once, not level by level.
+
+    The URLs are the ones the imports resolve to (extensionless, as written), else the
+    browser would fetch a module twice.
+    """
+    runtime = [
+        f"/_hook/ui/runtime/{n.rsplit('.', 1)[0]}"
+        for n in RUNTIME_FILES
+        if n.endswith((".ts", ".tsx")) and n != "index.ts"
+    ]
+    entities = [f"/_hook/ui/entities/{e.table}" for e in project.entities]
+    client = [f"/_hook/client/{name}" for name in CLIENT_MODULES]
+    vendor_urls = sorted(set(IMPORT_MAP.values()) - {IMPORT_MAP["reframe/ui"]})
+    return [*vendor_urls, "/_hook/ui/app", *entities, *runtime, *client]
+
+
 def _index_html(project: ir.Project) -> Artifact:
     import_map = json.dumps({"imports": IMPORT_MAP}, indent=2)
     content = INDEX_HTML.format(
         title=_html(project.app.name),
         import_map="\n".join("      " + line for line in import_map.splitlines()),
+        preloads="\n".join(
+            f'    <link rel="modulepreload" href="{url}">' for url in _preloads(project)
+        ),
     )
     return Artifact(
         path="ui/index.html",

@@ -22,8 +22,13 @@ export async function start(app: AppMeta): Promise<void> {
   const scheme = localStorage.getItem("reframe.theme");
   if (scheme) document.documentElement.dataset.theme = scheme;
   registerDefaultWidgets();
-  await loadOverrides();
   const client = createClient({ cookies: true, tenant: () => localStorage.getItem(TENANT_KEY) });
+  // Who is signed in is asked while the overrides load, not after.
+  const me = whoIsSignedIn(client).then(
+    (found) => ({ found }),
+    () => null,
+  );
+  await loadOverrides();
   const queryClient = new QueryClient({
     defaultOptions: {
       queries: {
@@ -33,6 +38,8 @@ export async function start(app: AppMeta): Promise<void> {
       },
     },
   });
+  const known = await me;
+  if (known) queryClient.setQueryData(["auth", "me"], known.found);
   const root = document.getElementById("root");
   if (!root) throw new Error("the page has no #root element");
   createRoot(root).render(
@@ -48,21 +55,24 @@ export async function start(app: AppMeta): Promise<void> {
   );
 }
 
+/** The signed-in user, or null. */
+async function whoIsSignedIn(client: Client): Promise<Me | null> {
+  // Signed-in browsers hold the (readable) CSRF cookie; without it, asking would only get a 401.
+  if (!document.cookie.split("; ").some((c) => c.startsWith("reframe_csrf="))) return null;
+  try {
+    return await client.auth.me();
+  } catch (error) {
+    if (isProblem(error, 401)) return null;
+    throw error;
+  }
+}
+
 function Session(props: { app: AppMeta; client: Client }) {
   const queryClient = useQueryClient();
   const [, setTenant] = useState(() => localStorage.getItem(TENANT_KEY));
   const me = useQuery({
     queryKey: ["auth", "me"],
-    queryFn: async (): Promise<Me | null> => {
-      // Signed-in browsers hold the (readable) CSRF cookie; without it, asking would only get a 401.
-      if (!document.cookie.split("; ").some((c) => c.startsWith("reframe_csrf="))) return null;
-      try {
-        return await props.client.auth.me();
-      } catch (error) {
-        if (isProblem(error, 401)) return null;
-        throw error;
-      }
-    },
+    queryFn: () => whoIsSignedIn(props.client),
     staleTime: 60_000,
   });
   const session = useMemo<Session | null>(() => {
