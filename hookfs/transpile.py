@@ -51,7 +51,6 @@ OPTIONS = (
     "--format=esm",
     "--jsx=automatic",
     "--target=es2022",
-    "--sourcemap=inline",
     "--log-level=error",
     "--color=false",
 )
@@ -141,8 +140,14 @@ def loader_for(path: str) -> str:
         ) from None
 
 
+#: Files a user writes and debugs get an inline source map; generated ones do without (it
+#: would triple what the browser parses on every load, for code that reads the same).
+SOURCE_MAPPED = ("ui/overrides/",)
+
+
 def _arguments(path: str) -> list[str]:
-    return [f"--loader={loader_for(path)}", *OPTIONS, f"--sourcefile={path}"]
+    mapped = ["--sourcemap=inline"] if path.startswith(SOURCE_MAPPED) else []
+    return [f"--loader={loader_for(path)}", *OPTIONS, *mapped, f"--sourcefile={path}"]
 
 
 def transpile(source: bytes, path: str) -> bytes:

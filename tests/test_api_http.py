@@ -270,3 +270,162 @@ def test_admins_read_the_audit_log_with_private_values_masked(client: TestClient
     assert "secret@e.test" not in log.text
     plain = member(client, admin, ["member"])
     assert client.get("/api/audit", headers=plain).status_code == 403
+
+
+# Many-to-many links: written as the linked rows' keys, replacing the links ---------------
+
+
+def tag_names(client: TestClient, headers: dict[str, str], invoice: str) -> list[str]:
+    got = client.get(f"/api/invoices/{invoice}?include=tags", headers=headers)
+    assert got.status_code == 200, got.text
+    return sorted(tag["name"] for tag in got.json()["tags"])
+
+
+def test_many_to_many_links_are_set_on_create_and_replaced_on_update(client: TestClient) -> None:
+    admin = signup(client, "Links Co")
+    customer = create(client, admin, "customers", {"name": "L", "email": "l@e.test"})
+    red, green, blue = (
+        create(client, admin, "tags", {"name": n}) for n in ("red", "green", "blue")
+    )
+    invoice = create(
+        client,
+        admin,
+        "invoices",
+        {
+            "number": "L-1",
+            "customer": customer["id"],
+            "due_date": "2026-12-31",
+            "tags": [red["id"], green["id"], red["id"]],  # a key twice is one link
+        },
+    )
+    assert "tags" not in invoice  # as a GET without include
+    key = invoice["id"]
+    assert tag_names(client, admin, key) == ["green", "red"]
+    plain = client.get(f"/api/invoices/{key}", headers=admin)
+    assert "tags" not in plain.json()
+
+    # The ETag is the stored row's, with or without include; setting links touches
+    # updated_at, so it changes and a stale If-Match is refused.
+    etag = plain.headers["ETag"]
+    included = client.get(f"/api/invoices/{key}?include=tags", headers=admin)
+    assert included.headers["ETag"] == etag
+    changed = client.patch(
+        f"/api/invoices/{key}", json={"tags": [blue["id"]]}, headers={**admin, "If-Match": etag}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["ETag"] != etag
+    assert (
+        client.get(f"/api/invoices/{key}", headers=admin).headers["ETag"]
+        == (changed.headers["ETag"])
+    )
+    assert tag_names(client, admin, key) == ["blue"]
+    stale = client.patch(
+        f"/api/invoices/{key}", json={"tags": [red["id"]]}, headers={**admin, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert tag_names(client, admin, key) == ["blue"]
+
+    # Absent: unchanged; [] and null: no links.
+    noted = client.patch(f"/api/invoices/{key}", json={"notes": "n"}, headers=admin)
+    assert noted.status_code == 200, noted.text
+    assert tag_names(client, admin, key) == ["blue"]
+    assert client.patch(f"/api/invoices/{key}", json={"tags": []}, headers=admin).is_success
+    assert tag_names(client, admin, key) == []
+    both = [red["id"], blue["id"]]
+    assert client.patch(f"/api/invoices/{key}", json={"tags": both}, headers=admin).is_success
+    assert client.patch(f"/api/invoices/{key}", json={"tags": None}, headers=admin).is_success
+    assert tag_names(client, admin, key) == []
+
+    # The audit has the sorted keys before and after.
+    log = client.get(f"/api/audit?entity=Invoice&row={key}", headers=admin).json()["items"]
+    assert [e["operation"] for e in log] == ["update"] * 5 + ["create"]
+    assert log[-1]["changes"]["tags"] == sorted([red["id"], green["id"]])
+    assert log[-2]["changes"]["tags"] == {
+        "from": sorted([red["id"], green["id"]]),
+        "to": [blue["id"]],
+    }
+    assert "tags" not in log[-3]["changes"]  # the notes only
+    assert log[0]["changes"]["tags"] == {"from": sorted(both), "to": []}
+
+
+def tagged_invoice(client: TestClient, tenant: str) -> dict[str, Any]:
+    """In a new tenant: an invoice linked to its tag "mine"; and a tag "theirs" of another
+    tenant. The invoice's fields, and the admin's headers, the customer row and both tags."""
+    admin = signup(client, f"{tenant} A")
+    other = signup(client, f"{tenant} B")
+    customer = create(client, admin, "customers", {"name": tenant, "email": "t@e.test"})
+    mine = create(client, admin, "tags", {"name": "mine"})
+    theirs = create(client, other, "tags", {"name": "theirs"})
+    invoice = create(
+        client,
+        admin,
+        "invoices",
+        {
+            "number": f"{tenant}-1",
+            "customer": customer["id"],
+            "due_date": "2026-12-31",
+            "tags": [mine["id"]],
+        },
+    )
+    return {**invoice, "admin": admin, "customer": customer, "mine": mine, "theirs": theirs}
+
+
+def test_a_link_to_a_row_the_caller_cannot_read_is_a_422_and_nothing_is_written(
+    client: TestClient,
+) -> None:
+    made = tagged_invoice(client, "Links")
+    admin, customer, mine, theirs = made["admin"], made["customer"], made["mine"], made["theirs"]
+    key = made["id"]
+    unknown = str(uuid.uuid4())
+    for bad in (theirs["id"], unknown):
+        refused = client.patch(
+            f"/api/invoices/{key}",
+            json={"notes": "changed", "due_date": "2027-01-31", "tags": [mine["id"], bad]},
+            headers=admin,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [{"field": "tags", "message": f"no tag with id {bad}"}]
+        # The whole write is refused: the row's fields and its links are as they were.
+        after = client.get(f"/api/invoices/{key}?include=tags", headers=admin).json()
+        assert after["notes"] is None and after["due_date"] == "2026-12-31"
+        assert [t["name"] for t in after["tags"]] == ["mine"]
+    created = client.post(
+        "/api/invoices",
+        json={"number": "Links-2", "customer": customer["id"], "due_date": "2026-12-31",
+              "tags": [theirs["id"]]},
+        headers=admin,
+    )  # fmt: skip
+    assert created.status_code == 422
+    assert created.json()["errors"][0]["field"] == "tags"
+    listed = client.get("/api/invoices?filter[number]=Links-2", headers=admin).json()["items"]
+    assert listed == []
+    # A many-to-many through an entity (Customer.contacts) is written as CustomerContact rows.
+    through = client.patch(f"/api/customers/{customer['id']}", json={"contacts": []}, headers=admin)
+    assert through.status_code == 422
+    assert through.json()["errors"][0]["field"] == "contacts"
+
+
+def test_links_to_rows_the_caller_cannot_read_are_kept(
+    client: TestClient, generated_app: Any
+) -> None:
+    """The caller can neither see nor send them: replacing the set leaves them."""
+    invoice = tagged_invoice(client, "Keeps")
+    admin, theirs = invoice["admin"], invoice["theirs"]
+    field = generated_app.state.model.entity("Invoice").field("tags").type
+    link = generated_app.state.model.tables[field.join_table]
+    with generated_app.state.engine.begin() as connection:  # as bad data or a policy change would
+        connection.execute(
+            sa.insert(link).values(
+                {field.source_column: invoice["id"], field.target_column: theirs["id"]}
+            )
+        )
+    assert tag_names(client, admin, invoice["id"]) == ["mine"]
+    cleared = client.patch(f"/api/invoices/{invoice['id']}", json={"tags": []}, headers=admin)
+    assert cleared.status_code == 200, cleared.text
+    with generated_app.state.engine.connect() as connection:
+        left = connection.scalars(
+            sa.select(link.c[field.target_column]).where(
+                link.c[field.source_column] == invoice["id"]
+            )
+        ).all()
+    assert [str(k) for k in left] == [theirs["id"]]

@@ -28,7 +28,7 @@ from compiler.compile import compile_project
 from generators.client import ClientGenerator
 from generators.client.invalidation import Target, invalidation_map
 from tests import pg
-from tests.conftest import Node
+from tests.conftest import MakeProject, Node
 from tests.test_api_uvicorn import served_example
 
 REPO = Path(__file__).resolve().parent.parent
@@ -270,6 +270,32 @@ def test_a_new_invoice_line_invalidates_its_invoice(invoices: ir.Project) -> Non
     # Deleting an invoice deletes its lines (cascade): all their queries.
     assert Target("InvoiceLine") in changes["Invoice"]["delete"]
     assert changes["Customer"]["create"] == (Target("Customer", op="list"),)
+
+
+def test_a_new_row_created_with_links_invalidates_the_other_side(
+    make_project: MakeProject,
+) -> None:
+    """A create may set a many-to-many (`tags: [...]`): the other side's includes of it go
+    stale, when the other side declares one sharing the join table; `through=` links are rows
+    of their own entity."""
+    root = make_project(
+        {
+            "domain/blog.model.py": """
+                from compiler.dsl import *
+                Post = entity("Post", fields={"title": text().required(),
+                                              "tags": many_to_many("Tag"),
+                                              "readers": many_to_many("Reader")})
+                Tag = entity("Tag", fields={"name": text().required(),
+                                            "posts": many_to_many("Post")})
+                Reader = entity("Reader", fields={"name": text().required()})
+            """
+        }
+    )
+    changes = invalidation_map(compile_project(root).project)
+    assert Target("Tag", via=("posts",)) in changes["Post"]["create"]
+    assert Target("Post", via=("tags",)) in changes["Tag"]["create"]
+    # Reader declares no side of Post.readers: a new reader is in no post's readers yet.
+    assert changes["Reader"]["create"] == (Target("Reader", op="list"),)
 
 
 def test_the_hooks_invalidate_by_the_map_and_keys_follow_entity_op_params(

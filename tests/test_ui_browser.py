@@ -273,6 +273,38 @@ def test_a_user_runs_an_invoice_from_draft_to_paid(
     page.get_by_role("heading", name=re.compile("^Sign in")).wait_for()
 
 
+def test_a_user_tags_a_customer_in_its_edit_form(served: Served, page: Page) -> None:
+    """A many-to-many in a form: the picker sets the links, the detail shows them, and an
+    edit starts from them (their keys: the PATCH sends keys, which the API takes)."""
+    owner = account(served.base, "tags@links.test", "Links Ltd")
+    made = owner.call("POST", "/customers", {"name": "Umbrella", "email": "u@umbrella.test"})
+    assert made.status_code == 201, made.text
+    customer = made.json()["id"]
+    sign_in(page, served.base, owner.email)
+    open_section(page, "Tags")
+    page.get_by_role("link", name="New tag").click()
+    labelled(page, "Name").fill("urgent")
+    page.get_by_role("button", name="Create tag").click()
+    page.get_by_role("heading", name="Tag urgent").wait_for()
+
+    # The form checks every field: the credit limit comes back as "5000.0000", 2 places still.
+    page.goto(f"{served.base}/app/customers/{customer}/edit")
+    pick(page, "Tags", "urg", "urgent")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name="Customer Umbrella", exact=True).wait_for()
+    page.get_by_role("tab", name="Contacts").click()
+    expect(page.get_by_role("tabpanel", name="Contacts")).to_contain_text("urgent")
+    linked = owner.call("GET", f"/customers/{customer}?include=tags").json()["tags"]
+    assert [t["name"] for t in linked] == ["urgent"]
+
+    # The edit form starts from the links; removing the chip unlinks it.
+    page.goto(f"{served.base}/app/customers/{customer}/edit")
+    page.get_by_role("button", name="Remove urgent").click()
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name="Customer Umbrella", exact=True).wait_for()
+    assert owner.call("GET", f"/customers/{customer}?include=tags").json()["tags"] == []
+
+
 # Who sees what ------------------------------------------------------------------------------
 
 

@@ -9,9 +9,12 @@ Pure functions of the IR, shared by the schema and route renderers:
   caller), so it is not required. Text is plain `str` and JSON `Any`: the
   API validates what it reads from its own database without the input
   checks below.
-- Create: the fields a client sets: declared, stored, not computed, not
-  read-only, not a state (states move through actions). Required when the
-  model says so and there is no default.
+- Create: the fields a client sets: declared, not computed, not read-only,
+  not a state (states move through actions). Required when the model says so
+  and there is no default. A many-to-many with its own join table (no
+  `through=` entity) is a list of the target rows' keys, optional: the links
+  it replaces (runtime/api/writing.py); `through=` links are rows of that
+  entity, written through its own endpoints.
 - Update: the same fields, all optional (a partial update).
 
 Values are what the columns can hold, so that the database never refuses
@@ -102,6 +105,12 @@ def value_type(project: ir.Project, field: ir.FieldNode, read: bool = False) -> 
         return value_type(project, key, read)
     if isinstance(t, ir.PolyRefType):
         return "PolyRef"
+    if isinstance(t, ir.ManyToManyType):
+        # What a write sends: the keys of the linked rows.
+        target = _entity(project, t.target)
+        key = target.field(target.primary_key)
+        assert key is not None
+        return f"list[{value_type(project, key, read)}]"
     raise ValueError(f"{field.name}: a {t.kind} has no single value")
 
 
@@ -169,6 +178,11 @@ def read_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
     return found
 
 
+def is_link_set(field: ir.FieldNode) -> bool:
+    """A many-to-many a write sets as a list of keys: one with a generated join table."""
+    return isinstance(field.type, ir.ManyToManyType) and field.type.through is None
+
+
 def writable_fields(entity: ir.Entity) -> list[ir.FieldNode]:
     return [
         f
@@ -176,16 +190,31 @@ def writable_fields(entity: ir.Entity) -> list[ir.FieldNode]:
         if f.origin == "declared"
         and f.computed is None
         and not f.read_only
-        and not isinstance(f.type, ir.StateType | ir.OneToManyType | ir.ManyToManyType)
+        and not isinstance(f.type, ir.StateType | ir.OneToManyType)
+        and (not isinstance(f.type, ir.ManyToManyType) or is_link_set(f))
     ]
+
+
+def required_on_create(field: ir.FieldNode) -> bool:
+    """A create must send it: not nullable, no default, not a list of rows (none: no links)."""
+    lists = isinstance(field.type, ir.OneToManyType | ir.ManyToManyType)
+    return not field.nullable and field.default is None and not lists
+
+
+def write_doc(field: ir.FieldNode) -> str | None:
+    """The description of a field in Create and Update: its help; a link set says what it does."""
+    if field.help is None and is_link_set(field):
+        return "The keys of the rows to link: they replace the links ([] or null: none)."
+    return field.help
 
 
 def create_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
     found = []
     for field in writable_fields(entity):
-        required = not field.nullable and field.default is None
+        required = required_on_create(field)
         annotation = value_type(project, field) + ("" if required else " | None")
-        found.append(Attribute(field.name, annotation, constraints(field), required, field.help))
+        doc = write_doc(field)
+        found.append(Attribute(field.name, annotation, constraints(field), required, doc))
     return found
 
 
@@ -196,7 +225,7 @@ def update_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]
             value_type(project, f) + " | None",
             constraints(f),
             False,
-            f.help,
+            write_doc(f),
         )
         for f in writable_fields(entity)
     ]

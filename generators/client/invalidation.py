@@ -16,7 +16,9 @@ of one entity's row. It can change:
 - the queries of other entities that reach a changed entity's rows through a
   relation: an `include` of it, or a filter or sort through it
   (`filter[customer.name]`). Only those: `{"entity": "Invoice", "via": ["customer"]}`.
-  A new row is in no ref or many-to-many yet: only one-to-many lists reach it.
+  A new row is in no ref yet: only one-to-many lists reach it, and the other
+  side of a many-to-many its create may set (`Tag.invoices` when an `Invoice`
+  is created with `tags`).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class _Graph:
         ]
         found += [Target(name) for name in self._ordered(whole - {entity.name})]
         for target in self._ordered(set(changed)):
-            # A new row is in no ref or many-to-many yet, only in its parent's one-to-many.
+            # A new row is in no ref yet: only in one-to-many lists and many-to-many it sets.
             new = target == entity.name and change == "create" and target not in whole
             for source, via in self._via(target, whole | {entity.name}, lists_only=new):
                 found.append(Target(source, via=via))
@@ -155,12 +157,29 @@ class _Graph:
         if reaching is None:
             by_source: dict[str, list[str]] = {}
             for source, field in self.inbound.get(target, []):
-                if lists_only and not isinstance(field.type, ir.OneToManyType):
+                if lists_only and not self._lists_new_rows(target, field):
                     continue
                 by_source.setdefault(source.name, []).append(field.name)
             reaching = [(name, tuple(by_source[name])) for name in self._ordered(set(by_source))]
             self.reaching[(target, lists_only)] = reaching
         return [(name, fields) for name, fields in reaching if name not in skip]
+
+    def _lists_new_rows(self, target: str, field: ir.FieldNode) -> bool:
+        """Whether a new row of `target` may already be in `field`: a one-to-many (the row
+        points at its parent), or a many-to-many whose join table `target`'s create sets
+        (its own many-to-many sharing the table: `Invoice.tags` and `Tag.invoices`)."""
+        t = field.type
+        if isinstance(t, ir.OneToManyType):
+            return True
+        if not isinstance(t, ir.ManyToManyType) or t.through:
+            return False
+        created = self.project.entity(target)
+        return created is not None and any(
+            isinstance(f.type, ir.ManyToManyType)
+            and not f.type.through
+            and f.type.join_table == t.join_table
+            for f in created.fields
+        )
 
     def _ordered(self, names: set[str]) -> list[str]:
         """`names` that are entities, in the model's order."""

@@ -10,7 +10,8 @@ it may be null, and the enum values.
   `key | Customer`, a list is present only when included.
 - `InvoiceCreate` / `InvoiceUpdate`: the writable fields, as the Python
   schemas take them (an optional create field may be null; an update field
-  is optional and nullable).
+  is optional and nullable). A many-to-many with its own join table is the
+  list of the linked rows' keys (`tags?: UUID[] | null`), replacing the links.
 
 Values: text, uuids and keys are `string`; money and decimals are strings
 (`Money`, `DecimalString`: no float rounding); dates and datetimes ISO 8601
@@ -23,7 +24,7 @@ import json
 from typing import NamedTuple
 
 from compiler import ir
-from generators.api.shapes import pascal, writable_fields
+from generators.api.shapes import pascal, required_on_create, writable_fields, write_doc
 
 #: Scalar IR type -> TypeScript type (aliases declared at the top of types.ts).
 SCALARS = {
@@ -107,6 +108,8 @@ def value_type(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> s
         return key_type(project, entity_of(project, t.target))
     if isinstance(t, ir.PolyRefType):
         return "PolyRef"
+    if isinstance(t, ir.ManyToManyType):  # written as the linked rows' keys
+        return f"{key_type(project, entity_of(project, t.target))}[]"
     raise ValueError(f"{entity.name}.{field.name}: a {t.kind} has no single value")
 
 
@@ -162,7 +165,7 @@ def read_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
 def create_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
     found = []
     for f in writable_fields(entity):
-        required = not f.nullable and f.default is None
+        required = required_on_create(f)
         found.append(
             TsField(
                 f.name,
@@ -170,7 +173,7 @@ def create_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
                 not required,
                 not required,
                 enum_values(f),
-                f.help,
+                write_doc(f),
             )
         )
     return found
@@ -178,7 +181,7 @@ def create_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
 
 def update_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:
     return [
-        TsField(f.name, value_type(project, entity, f), True, True, enum_values(f), f.help)
+        TsField(f.name, value_type(project, entity, f), True, True, enum_values(f), write_doc(f))
         for f in writable_fields(entity)
     ]
 

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from compiler import ir
-from generators.api.shapes import writable_fields
+from generators.api.shapes import required_on_create, writable_fields
 from generators.client.shapes import camel, filter_entry, sortable
 
 #: Scalar type -> the widget a field of that type gets.
@@ -135,7 +135,7 @@ def _field(
         "type": _type_name(t),
         "widget": form_widgets.get(field.name, widget_of(field)),
         "nullable": field.nullable,
-        "required": not field.nullable and field.default is None,
+        "required": required_on_create(field),
         "creatable": field.name in writable,
         "updatable": field.name in writable,
         "computed": field.computed is not None,

@@ -7,12 +7,20 @@ the caller may not edit is a 403 naming it; database constraints answer 409
 (unique, a row still referenced) or 422 naming the field. The row is locked
 (`FOR UPDATE`) before its ETag is compared, so two writers with the same
 ETag cannot both win.
+
+A many-to-many with a generated join table (`many_to_many("Tag")`, no
+`through=`) is written as the list of the linked rows' keys, which replaces
+the links, in the write's transaction, after the row itself: each key must be
+a row the caller may read (as a ref's, else 422 naming the field and the key,
+and nothing is written); links to rows the caller may not read are kept, as
+the caller could neither see nor send them. `null` is `[]`. The audit entry
+has the sorted keys before and after.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,11 +150,21 @@ def _check_refs(
     caller: Caller,
     values: Mapping[str, Any],
 ) -> None:
-    """A ref must point at a row the caller may read: no linking to another tenant's rows."""
+    """A ref, and each key of a many-to-many, must point at a row the caller may read: no
+    linking to another tenant's rows."""
     errors = []
     for name, value in values.items():
         field = entity.field(name)
         if field is None or value is None:
+            continue
+        if isinstance(field.type, ir.ManyToManyType):
+            target = model.entity(field.type.target)
+            found = _pointable(connection, model, target, caller, value)
+            errors += [
+                FieldError(name, f"no {target.label.lower()} with id {key}")
+                for key in dict.fromkeys(value)
+                if parse_key(target, key) not in found
+            ]
             continue
         if isinstance(field.type, ir.PolyRefType):
             kind = value.get("type") if isinstance(value, Mapping) else None
@@ -171,25 +189,89 @@ def _may_point_at(
     connection: sa.Connection, model: AppModel, target: ir.Entity, caller: Caller, key: object
 ) -> bool:
     """A row the caller may read; a user counts when they belong to the caller's tenant."""
+    return parse_key(target, key) in _pointable(connection, model, target, caller, [key])
+
+
+def _pointable(
+    connection: sa.Connection,
+    model: AppModel,
+    target: ir.Entity,
+    caller: Caller,
+    keys: Iterable[object],
+) -> set[object]:
+    """Which of `keys` (parsed) are rows of `target` a ref may point at, in one query: rows
+    the caller may read; for `User`, members of the caller's tenant (or the caller)."""
+    parsed = {k for k in (parse_key(target, key) for key in keys) if k is not None}
+    if not parsed:
+        return set()
+    key = model.column(target, target.primary_key)
     if target.name == "User":
-        return _member_of_tenant(connection, model, caller, key)
-    return stored_row(connection, model, target, caller, key) is not None
-
-
-def _member_of_tenant(
-    connection: sa.Connection, model: AppModel, caller: Caller, key: object
-) -> bool:
-    user = parse_key(model.entity("User"), key)
-    if user is None or caller.tenant_id is None:
-        return user is not None and user == caller.user_id
-    membership = model.entity("Membership")
-    found = connection.execute(
-        sa.select(sa.literal(1)).where(
-            model.column(membership, "user") == user,
-            model.column(membership, "tenant") == caller.tenant_id,
+        if caller.tenant_id is None:
+            return parsed & {caller.user_id}
+        membership = model.entity("Membership")
+        member = model.column(membership, "user")
+        query = sa.select(member).where(
+            member.in_(parsed), model.column(membership, "tenant") == caller.tenant_id
         )
-    ).first()
-    return found is not None
+    else:
+        query = sa.select(key).where(key.in_(parsed), visible_rows(model, target, caller))
+    return set(connection.scalars(query))
+
+
+def _links(entity: ir.Entity, values: Mapping[str, Any]) -> tuple[Row, Row]:
+    """`values` split into the row's own fields and the many-to-many ones (keys, or None)."""
+    own: Row = {}
+    links: Row = {}
+    for name, value in values.items():
+        field = entity.field(name)
+        chosen = links if field is not None and isinstance(field.type, ir.ManyToManyType) else own
+        chosen[name] = value
+    return own, links
+
+
+def _set_links(
+    connection: sa.Connection,
+    model: AppModel,
+    entity: ir.Entity,
+    caller: Caller,
+    key: object,
+    links: Mapping[str, Any],
+) -> tuple[Row, Row]:
+    """Replace the links of the row `key` with `links` ({field: keys or None}), leaving those
+    to rows the caller may not read; the sorted keys before and after, by field."""
+    before: Row = {}
+    after: Row = {}
+    for name, value in links.items():
+        field = entity.field(name)
+        assert field is not None and isinstance(field.type, ir.ManyToManyType), name
+        kind = field.type
+        assert kind.through is None, f"{entity.name}.{name} is written through {kind.through}"
+        target = model.entity(kind.target)
+        link = model.tables[kind.join_table]
+        source, linked = link.c[kind.source_column], link.c[kind.target_column]
+        wanted = {parse_key(target, k) for k in value or ()}
+        current = set(connection.scalars(sa.select(linked).where(source == key)))
+        # Unlinked: what the caller could see and did not send again.
+        gone = _pointable(connection, model, target, caller, current - wanted)
+        try:
+            if gone:
+                connection.execute(sa.delete(link).where(source == key, linked.in_(gone)))
+            added = wanted - current
+            if added:
+                rows = [{kind.source_column: key, kind.target_column: k} for k in _in_order(added)]
+                connection.execute(sa.insert(link), rows)
+        except IntegrityError:  # a target deleted since it was checked
+            raise Problem(
+                422, f"Invalid input: {name} points at no row.", _errors(name, "points at no row")
+            ) from None
+        before[name] = _in_order(current)
+        after[name] = _in_order((current - gone) | wanted)
+    return before, after
+
+
+def _in_order(keys: Iterable[Any]) -> list[Any]:
+    """Keys of one type (uuids, integers or texts) in their order."""
+    return sorted(keys)
 
 
 def _columns(entity: ir.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,7 +307,8 @@ def create_row(
         implicit["tenant"] = caller.tenant_id
     if entity.field("created_by") is not None:
         implicit["created_by"] = caller.user_id
-    candidate = {**_defaults(entity), **values, **implicit}
+    own, links = _links(entity, values)
+    candidate = {**_defaults(entity), **own, **implicit}
     decide(connection, model, entity, "create", candidate, caller)
     _refuse_fields(model, entity, candidate, caller, values)
     _check_refs(connection, model, entity, caller, values)
@@ -233,10 +316,11 @@ def create_row(
     key_column = model.column(entity, entity.primary_key)
     with _constraints(entity):
         key = connection.execute(
-            sa.insert(table).values(_columns(entity, {**values, **implicit})).returning(key_column)
+            sa.insert(table).values(_columns(entity, {**own, **implicit})).returning(key_column)
         ).scalar_one()
+    _, linked = _set_links(connection, model, entity, caller, key, links)
     materialized.refresh(connection, model, entity, key, None, caller)
-    audit.record(connection, model, entity, key, "create", values, caller)
+    audit.record(connection, model, entity, key, "create", {**own, **linked}, caller)
     return key
 
 
@@ -273,11 +357,22 @@ def update_row(
     _check_refs(connection, model, entity, caller, changes)
     if not changes:
         return
+    own, links = _links(entity, changes)
+    parsed = parse_key(entity, key)
     with _constraints(entity):
-        write_fields(connection, model, entity, key, changes)
-    materialized.refresh(connection, model, entity, parse_key(entity, key), current, caller)
+        # Links alone still touch `updated_at`: the row's ETag changes with its links.
+        write_fields(connection, model, entity, key, own)
+    linked_before, linked = _set_links(connection, model, entity, caller, parsed, links)
+    materialized.refresh(connection, model, entity, parsed, current, caller)
     audit.record(
-        connection, model, entity, parse_key(entity, key), "update", changes, caller, before=current
+        connection,
+        model,
+        entity,
+        parsed,
+        "update",
+        {**own, **linked},
+        caller,
+        before={**current, **linked_before},
     )
 
 
@@ -288,6 +383,8 @@ def write_fields(
     values = _columns(entity, changes)
     if entity.field("updated_at") is not None and entity.timestamps:
         values["updated_at"] = sa.func.now()
+    if not values:
+        return
     connection.execute(
         sa.update(model.table(entity))
         .where(model.column(entity, entity.primary_key) == parse_key(entity, key))

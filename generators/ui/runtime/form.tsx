@@ -5,15 +5,17 @@
 // server would before sending, and shows the server's field errors next to
 // their fields. An edit sends only what changed, with the ETag of the copy the
 // user started from: if someone saved in between, the conflict is shown and
-// nothing is overwritten.
+// nothing is overwritten. A many-to-many is edited as the keys of the linked
+// rows: the edit fetches the row with them included, and sends keys, which
+// replace the links.
 
 import { useState, type ReactNode } from "react";
 import { isProblem } from "../../client/errors";
 import { FieldControl, Loading, ProblemAlert, messageOf } from "./common";
-import { useSession } from "./context";
+import { entityNamed, useSession } from "./context";
 import { etagOf, keyOf, titleOf, useCreate, useRow, useUpdate } from "./data";
 import { RelatedRows, serverError } from "./detail";
-import { allowed, fieldOf, type EntityMeta, type FieldMeta, type Row } from "./meta";
+import { allowed, fieldOf, type AppMeta, type EntityMeta, type FieldMeta, type Row } from "./meta";
 import { navigate, useLocation } from "./router";
 import { problemWith } from "./validation";
 import { Link } from "./widgets";
@@ -23,6 +25,22 @@ type Values = Record<string, unknown>;
 /** The form's fields: a one-to-many is listed (rows are added from it), the rest are inputs. */
 function formFields(entity: EntityMeta): FieldMeta[] {
   return entity.form.fields.map((n) => fieldOf(entity, n)).filter((f): f is FieldMeta => !!f);
+}
+
+/** The many-to-many fields an edit sets: fetched with the row (`include`) for their links. */
+function linkFields(entity: EntityMeta): string[] {
+  return formFields(entity)
+    .filter((f) => f.type === "many_to_many" && f.updatable)
+    .map((f) => f.name);
+}
+
+/** The keys of the rows a many-to-many links (included rows, or keys already). */
+function linkedKeys(app: AppMeta, field: FieldMeta, value: unknown): string[] {
+  const key = (field.target && entityNamed(app, field.target)?.key) ?? "id";
+  const items: readonly unknown[] = Array.isArray(value) ? value : [];
+  return items.map((item) =>
+    item !== null && typeof item === "object" ? String((item as Row)[key]) : String(item),
+  );
 }
 
 export function CreateForm(props: { entity: EntityMeta }) {
@@ -55,7 +73,8 @@ export function CreateForm(props: { entity: EntityMeta }) {
 
 export function EditForm(props: { entity: EntityMeta; rowKey: string }) {
   const { entity, rowKey } = props;
-  const result = useRow(entity, rowKey);
+  // Its ETag is the stored row's, with or without `include`: If-Match works with it.
+  const result = useRow(entity, rowKey, linkFields(entity));
   if (result.isPending) return <Loading what={entity.label.toLowerCase()} />;
   if (result.error) return <ProblemAlert error={result.error} />;
   // Keyed by the row's ETag: a reload after a conflict starts from the saved copy.
@@ -64,11 +83,16 @@ export function EditForm(props: { entity: EntityMeta; rowKey: string }) {
 
 function EditLoaded(props: { entity: EntityMeta; rowKey: string; row: Row; reload: () => void }) {
   const { entity, rowKey, row } = props;
+  const { app } = useSession();
   const mutation = useUpdate(entity);
   // The copy the user edits: its ETag is sent with the change, whatever is fetched meanwhile.
   const [etag] = useState(() => etagOf(row) ?? null);
   const initial: Values = {};
-  for (const field of formFields(entity)) initial[field.name] = row[field.name] ?? null;
+  for (const field of formFields(entity)) {
+    // A many-to-many's value is the linked rows' keys: what the picker edits and the PATCH sends.
+    initial[field.name] =
+      field.type === "many_to_many" && field.updatable ? linkedKeys(app, field, row[field.name]) : (row[field.name] ?? null);
+  }
   const conflict = isProblem(mutation.error, 412);
   return (
     <EntityForm

@@ -40,7 +40,8 @@ export function problemWith(field: FieldMeta, value: unknown, required: boolean)
     const text = String(value);
     if (!/^-?\d+(\.\d+)?$/.test(text)) return "Not a number.";
     if (field.type === "integer" && !/^-?\d+$/.test(text)) return "A whole number.";
-    const places = text.split(".")[1]?.length ?? 0;
+    // Trailing zeros do not count: the API sends money with 4 places ("5000.0000").
+    const places = text.split(".")[1]?.replace(/0+$/, "").length ?? 0;
     if (field.scale !== undefined && places > field.scale) return `At most ${field.scale} decimal places.`;
     if (field.min !== undefined && compareNumbers(text, field.min) < 0) return `At least ${field.min}.`;
     if (field.max !== undefined && compareNumbers(text, field.max) > 0) return `At most ${field.max}.`;
