@@ -455,3 +455,78 @@ def test_an_override_that_does_not_compile_is_named_and_the_app_goes_on(
         expect(page.locator("body")).to_contain_text("3")
     finally:
         broken.unlink()
+
+
+# Keyboard only ------------------------------------------------------------------------------
+
+
+def focused(page: Page) -> str:
+    """The accessible name of the focused element, as a screen reader would read it."""
+    name: str = page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            const label = el.labels && el.labels[0] ? el.labels[0].textContent : null;
+            return (label || el.getAttribute("aria-label") || el.textContent || "").trim();
+        }"""
+    )
+    return name
+
+
+def test_everything_in_the_journey_works_from_the_keyboard(served: Served, page: Page) -> None:
+    owner = account(served.base, "keys@keyboard.test", "Keyboard Ltd")
+    address = {
+        "street": "1 Keyboard Lane",
+        "city": "Typeton",
+        "postal_code": "K3Y 1",
+        "country": "GB",
+    }
+    assert owner.call("POST", "/addresses", address).status_code == 201
+    page.goto(f"{served.base}/app/")
+    labelled(page, "Email").focus()
+    page.keyboard.type(owner.email)
+    page.keyboard.press("Tab")
+    assert focused(page) == "Password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_role("navigation", name="Main").wait_for()
+
+    # The first Tab reaches the skip link; focus is visible wherever it lands.
+    page.locator("body").focus()
+    page.keyboard.press("Tab")
+    assert focused(page) == "Skip to content"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
+
+    customers = page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers")
+    customers.focus()
+    page.keyboard.press("Enter")
+    new = page.get_by_role("link", name="New customer")
+    new.focus()
+    page.keyboard.press("Enter")
+    labelled(page, "Name").focus()
+    page.keyboard.type("Initech")
+    page.keyboard.press("Tab")
+    page.keyboard.type("ap@initech.test")
+    # The reference picker: type, arrow down to the option, Enter picks it.
+    picker = page.get_by_role("combobox", name="Billing address")
+    picker.focus()
+    page.keyboard.type("Keyboard")
+    expect(picker).to_have_attribute("aria-expanded", "true")
+    page.get_by_role("option", name=re.compile("1 Keyboard Lane")).wait_for()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(picker).to_have_attribute("aria-expanded", "false")
+    page.get_by_role("button", name="Create customer").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Customer Initech").wait_for()
+    assert field_value(page, "Billing address") == "1 Keyboard Lane"
+
+    # Tabs move with the arrow keys, and the panel follows.
+    details = page.get_by_role("tab", name="Details")
+    details.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Invoices")).to_have_attribute("aria-selected", "true")
+    assert focused(page) == "Invoices"
+    expect(page.get_by_role("tabpanel", name="Invoices")).to_be_visible()
+    page.keyboard.press("End")
+    expect(page.get_by_role("tab", name="Contacts")).to_be_focused()

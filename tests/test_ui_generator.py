@@ -110,6 +110,7 @@ def test_a_row_is_named_by_a_conventional_field(invoices: ir.Project) -> None:
     assert names["TaxRate"] == "name"
     assert names["Address"] == "street"  # the first required text
     assert names["Payment"] == "id"  # nothing textual: the key
+    assert names["User"] == "email"  # its name may be empty; the email never is
 
 
 def test_the_page_maps_every_bare_import(files: dict[str, str]) -> None:

@@ -99,15 +99,16 @@ def entity_module(project: ir.Project, entity: ir.Entity) -> str:
 
 
 def display_field(entity: ir.Entity) -> str:
-    """The field naming a row: a conventional name, else the first required text, else the key."""
-    for name in DISPLAY_NAMES:
-        field = entity.field(name)
-        if field is not None and _is_text(field) and not field.private:
-            return name
+    """The field naming a row: a conventional name that is always set, else the first required
+    text, else a conventional name that may be empty, else the key."""
+    named = [f for n in DISPLAY_NAMES if (f := entity.field(n)) and _is_text(f) and not f.private]
+    for field in named:
+        if not field.nullable:
+            return field.name
     for field in entity.fields:
         if _is_text(field) and not field.nullable and field.origin == "declared":
             return field.name
-    return entity.primary_key
+    return named[0].name if named else entity.primary_key
 
 
 def widget_of(field: ir.FieldNode) -> str:
