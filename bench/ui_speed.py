@@ -82,6 +82,7 @@ import httpx
 
 from bench.comparators.postgres import scratch_database, server_url, server_version
 from bench.compile_speed import calibration_seconds, cpu_model, cpu_times
+from tests.browser import CHROMIUM_ARGS  # the browser tests' launch flags, one list
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
@@ -94,17 +95,6 @@ PAGE = "/app/invoices"
 ROW = "table tbody tr"
 TARGET_WARM_MS = 300.0
 PASSWORD = "correct horse battery"
-#: The launch arguments the browser tests use (tests/browser.py).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Notes in the page when the first list row has a box: `window.__rf_row` (ms since navigation).
 ROW_WATCH = """
 (() => {

@@ -2,7 +2,7 @@
 // Copied into every generated app; do not edit the copy (`gen generate` rewrites it).
 
 import { useQueryClient } from "@tanstack/react-query";
-import { useState, type ComponentType, type FormEvent } from "react";
+import { useState, type ComponentProps, type ComponentType, type FormEvent } from "react";
 import type { Client, Me } from "../../client/client";
 import { ProblemAlert } from "./common";
 import { entityAtPath, useSession } from "./context";
@@ -191,6 +191,17 @@ function parseLocation() {
   return { path: window.location.pathname + window.location.search };
 }
 
+/** A required, labelled input of the sign-in and sign-up forms. */
+function AuthField(props: { id: string; label: string } & ComponentProps<"input">) {
+  const { id, label, ...input } = props;
+  return (
+    <div className="rf-field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} required {...input} />
+    </div>
+  );
+}
+
 function SignIn(props: { client: Client }) {
   const session = useSession();
   const signedIn = useSignedIn();
@@ -225,14 +236,8 @@ function SignIn(props: { client: Client }) {
     <section className="rf-page rf-auth" aria-labelledby="rf-page-title">
       <h1 id="rf-page-title">Sign in to {session.app.name}</h1>
       <form onSubmit={submit} className="rf-form">
-        <div className="rf-field">
-          <label htmlFor="login-email">Email</label>
-          <input id="login-email" name="email" type="email" autoComplete="username" required />
-        </div>
-        <div className="rf-field">
-          <label htmlFor="login-password">Password</label>
-          <input id="login-password" name="password" type="password" autoComplete="current-password" required />
-        </div>
+        <AuthField id="login-email" label="Email" name="email" type="email" autoComplete="username" />
+        <AuthField id="login-password" label="Password" name="password" type="password" autoComplete="current-password" />
         <ProblemAlert error={error} />
         <div className="rf-form-buttons">
           <button type="submit" className="rf-button rf-primary" disabled={busy}>
@@ -286,18 +291,9 @@ function SignUp(props: { client: Client }) {
     <section className="rf-page rf-auth" aria-labelledby="rf-page-title">
       <h1 id="rf-page-title">Create your {session.app.name} account</h1>
       <form onSubmit={submit} className="rf-form">
-        <div className="rf-field">
-          <label htmlFor="signup-email">Email</label>
-          <input id="signup-email" name="email" type="email" autoComplete="username" required />
-        </div>
-        <div className="rf-field">
-          <label htmlFor="signup-password">Password</label>
-          <input id="signup-password" name="password" type="password" autoComplete="new-password" minLength={8} required />
-        </div>
-        <div className="rf-field">
-          <label htmlFor="signup-tenant">Organisation name</label>
-          <input id="signup-tenant" name="tenant" required />
-        </div>
+        <AuthField id="signup-email" label="Email" name="email" type="email" autoComplete="username" />
+        <AuthField id="signup-password" label="Password" name="password" type="password" autoComplete="new-password" minLength={8} />
+        <AuthField id="signup-tenant" label="Organisation name" name="tenant" />
         <ProblemAlert error={error} />
         <div className="rf-form-buttons">
           <button type="submit" className="rf-button rf-primary" disabled={busy}>
