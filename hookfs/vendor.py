@@ -108,6 +108,15 @@ def ensure_built() -> Built:
     return Built(folder, seconds, _sizes(folder))
 
 
+def shared_chunks() -> list[str]:
+    """URLs of the build's shared chunks (React's code): the entries import them.
+
+    Their names are esbuild's content hashes, known only once built, so the page
+    is told about them when it is served (hookfs/web.py), not when generated.
+    """
+    return [f"{URL_PREFIX}{name}" for name in ensure_built().sizes if name.startswith("chunk-")]
+
+
 def _complete(folder: Path) -> bool:
     return all((folder / f"{name}.js").is_file() for name in ENTRIES)
 

@@ -9,7 +9,9 @@ URL scheme (the UI generator's index.html is written against it):
   are sent as they are. A path resolves like a bundler's import: exact, then
   with `.ts`, `.tsx`, `.js`, `.jsx` added; a folder redirects to its
   `index.ts`/`index.tsx`/`index.js` (a redirect, so that the module's own relative
-  imports resolve from inside the folder).
+  imports resolve from inside the folder). A `<name>.bundle.ts` is answered
+  bundled: its imports from its own folder inlined, the rest kept
+  (hookfs/transpile.py); the UI's runtime comes as one module so.
 - `/_overrides/index.js`: `export default [urls]` of every override module.
 - `/_overrides/<path>`: `<project>/ui/overrides/<path>`, read from disk at each
   request, resolved and transpiled like `/_hook/`. A file that does not
@@ -48,9 +50,10 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hookfs import vendor
-from hookfs.transpile import EsbuildMissing, TranspileError, Transpiler
+from hookfs.transpile import EsbuildMissing, TranspileError, Transpiler, bundle_inputs, is_bundle
 
 INDEX_HTML = "ui/index.html"
+PRELOAD = '<link rel="modulepreload"'
 OVERRIDES_DIR = "ui/overrides"
 
 JS = "text/javascript; charset=utf-8"
@@ -135,7 +138,8 @@ class _UI:
             )
         if self._page is None:
             version = self.version()
-            text = page.decode().replace('"/_hook/', f'"/_hook/~{version}/')
+            text = _preloading_vendor_chunks(page.decode())
+            text = text.replace('"/_hook/', f'"/_hook/~{version}/')
             body = text.replace('"/_vendor/', f'"/_vendor/~{version}/').encode()
             self._page = (body, hashlib.sha256(body).hexdigest())
         body, etag = self._page
@@ -150,7 +154,10 @@ class _UI:
             return _not_found(f"the snapshot has no file {wanted!r}")
         if folder:
             return RedirectResponse(prefix + quote(found), status_code=302)
-        answer = self._module(request, found, self.files[found], lambda d: self._hash(found, d))
+        if is_bundle(found):
+            answer = self._bundle(request, found)
+        else:
+            answer = self._module(request, found, self.files[found], lambda d: self._hash(found, d))
         return _forever(answer) if prefix != "/_hook/" else answer
 
     def _hash(self, path: str, data: bytes) -> str:
@@ -253,19 +260,56 @@ class _UI:
             if kind is None:
                 return _not_found(f"{path} is not a web file ({suffix or 'no extension'})")
             return _cached(request, data, kind, content_hash(data))
-        try:
-            key = self.transpiler.key(data, path)
-            if _matches(request, key):
-                return _not_modified(key)
-            output = self.transpiler.transpile(data, path, key)
-        except TranspileError as exc:
-            return _transpile_failed(request, exc)
-        except EsbuildMissing as exc:
-            return PlainTextResponse(str(exc), status_code=503)
-        return _cached(request, output, JS, key)
+        return _compiled(
+            request,
+            lambda: self.transpiler.key(data, path),
+            lambda key: self.transpiler.transpile(data, path, key),
+        )
+
+    def _bundle(self, request: Request, entry: str) -> Response:
+        inputs = bundle_inputs(self.files, entry)
+        return _compiled(
+            request,
+            lambda: self.transpiler.bundle_key(inputs),
+            lambda key: self.transpiler.bundle(inputs, key),
+        )
+
+
+def _compiled(
+    request: Request, key_of: Callable[[], str], compile_: Callable[[str], bytes]
+) -> Response:
+    """Answer a module esbuild makes (ETag: its memo key), or what stopped it."""
+    try:
+        key = key_of()
+        if _matches(request, key):
+            return _not_modified(key)
+        output = compile_(key)
+    except TranspileError as exc:
+        return _transpile_failed(request, exc)
+    except EsbuildMissing as exc:
+        return PlainTextResponse(str(exc), status_code=503)
+    return _cached(request, output, JS, key)
 
 
 # -- paths -------------------------------------------------------------------------
+
+
+def _preloading_vendor_chunks(page: str) -> str:
+    """Add the vendor chunks to the page's module preloads, before the first vendor module.
+
+    Else the browser learns of them only once the vendor entries have arrived: one
+    more round of requests before any module runs.
+    """
+    first = page.find(f'{PRELOAD} href="{vendor.URL_PREFIX}')
+    if first < 0:
+        return page
+    try:
+        chunks = vendor.shared_chunks()
+    except vendor.VendorError:  # /_vendor/ answers with what to run
+        return page
+    indent = page[page.rfind("\n", 0, first) + 1 : first]
+    links = "".join(f'{PRELOAD} href="{url}">\n{indent}' for url in chunks)
+    return page[:first] + links + page[first:]
 
 
 def _unversioned(root: str, path: str) -> tuple[str, str]:

@@ -66,6 +66,7 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
         "ui/app.ts",
         "ui/index.html",
         "ui/main.ts",
+        "ui/prefetch.ts",
         "ui/theme.css",
         *ui,
     }

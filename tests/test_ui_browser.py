@@ -530,3 +530,33 @@ def test_everything_in_the_journey_works_from_the_keyboard(served: Served, page:
     expect(page.get_by_role("tabpanel", name="Invoices")).to_be_visible()
     page.keyboard.press("End")
     expect(page.get_by_role("tab", name="Contacts")).to_be_focused()
+
+
+def test_a_list_page_asks_for_its_rows_once_and_before_the_app_has_run(
+    served: Served, page: Page
+) -> None:
+    owner = account(served.base, "early@bird.test", "Early Birds")
+    sent_invoice(owner, "EARLY-2")
+    sent_invoice(owner, "EARLY-1")
+    draft = owner.call("POST", "/customers", {"name": "Drafty", "email": "d@x.test"})
+    owner.call("POST", "/invoices", {"number": "EARLY-0", "customer": draft.json()["id"]})
+    sign_in(page, served.base, owner.email)
+    asked: list[str] = []
+    page.on("request", lambda r: "/api/" in r.url and asked.append(r.url))
+    # The address holds a filter and a sort: the early request must ask what the view asks.
+    page.goto(f"{served.base}/app/invoices?f.status=sent&sort=number")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("EARLY-1")
+    lists = [u for u in asked if "/api/invoices" in u]
+    assert len(lists) == 1, asked
+    assert "filter%5Bstatus%5D=sent" in lists[0] and "sort=number" in lists[0]
+    assert len([u for u in asked if u.endswith("/api/auth/me")]) == 1, asked
+    # Asked by ui/prefetch.ts, not once React had rendered the view (after DOMContentLoaded).
+    started, loaded = page.evaluate(
+        """() => [
+          performance.getEntriesByType("resource").find((r) => r.name.includes("/api/invoices")).startTime,
+          performance.getEntriesByType("navigation")[0].domContentLoadedEventStart,
+        ]"""
+    )
+    assert started < loaded

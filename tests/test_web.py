@@ -63,6 +63,24 @@ GOOD_TSX = b"""export default function Banner(props: { text: string }) {
 """
 
 
+#: A folder served as one module: two modules of its own, imports of its parent and of client/.
+BUNDLE = {
+    "ui/lib/all.bundle.ts": b'export { bump, count } from "./state";\nexport { Label } from "./label";\n',
+    "ui/lib/state.ts": b"export let count = 0;\nexport function bump(): number {\n  return ++count;\n}\n",
+    "ui/lib/label.tsx": (
+        b'import { isProblem } from "../../client/errors";\n'
+        b'import { Hello } from "../main";\n'
+        b'import { bump } from "./state";\n\n'
+        b"export function Label(props: { error: unknown }) {\n"
+        b"  bump();\n"
+        b'  return isProblem(props.error) ? <Hello name="problem" /> : <em>fine</em>;\n'
+        b"}\n"
+    ),
+    "ui/bad/all.bundle.ts": b'export * from "./broken";\n',
+    "ui/bad/broken.ts": b"export const one = 1;\n\nexport const broken = (x: number) => x x;\n",
+}
+
+
 # -- fixtures ---------------------------------------------------------------------
 
 
@@ -79,7 +97,7 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     assert "client/client.ts" in files
     # The UI generator's own output is not under test here.
     files = {path: data for path, data in files.items() if not path.startswith("ui/")}
-    return {**files, "ui/index.html": INDEX_HTML, "ui/main.tsx": MAIN_TSX}
+    return {**files, "ui/index.html": INDEX_HTML, "ui/main.tsx": MAIN_TSX, **BUNDLE}
 
 
 @pytest.fixture
@@ -248,6 +266,54 @@ def test_a_second_request_is_served_from_the_memo(site: Site) -> None:
     assert restarted.transpile(MAIN_TSX, "ui/main.tsx") == first.content
     assert restarted.runs == 0
     restarted.close()
+
+
+def imports_of(module: str) -> set[str]:
+    return set(re.findall(r'^(?:import|export) .*? from "([^"]+)";$', module, re.MULTILINE))
+
+
+def test_a_bundle_module_inlines_its_folder_and_keeps_every_other_import(site: Site) -> None:
+    served = site.client.get("/_hook/ui/lib/all.bundle")
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/javascript")
+    # One module for the folder: its own files inlined, the rest imported from where the
+    # browser loads the bundle (ui/lib/), as written.
+    assert imports_of(served.text) == {"../../client/errors", "../main", "react/jsx-runtime"}
+    assert "return ++count" in served.text and "<em>" not in served.text
+    runs = site.transpiler.runs
+    key = etag_of(served).strip('"')
+    assert site.memo_blob(key) is not None
+    again = site.client.get("/_hook/ui/lib/all.bundle", headers={"If-None-Match": f'"{key}"'})
+    assert again.status_code == 304 and site.transpiler.runs == runs
+    # A file of the folder served on its own is transpiled as it is, imports kept.
+    alone = site.client.get("/_hook/ui/lib/label.tsx").text
+    assert imports_of(alone) == {"../../client/errors", "../main", "./state", "react/jsx-runtime"}
+
+
+def test_a_bundle_changes_when_a_file_it_inlines_changes(
+    site: Site, snapshot: dict[str, bytes], tmp_path: Path
+) -> None:
+    before = site.client.get("/_hook/ui/lib/all.bundle")
+    changed = {**snapshot, "ui/lib/state.ts": snapshot["ui/lib/state.ts"].replace(b"++", b"--")}
+    other = TestClient(Starlette(routes=ui_routes(changed, tmp_path, Transpiler(tmp_path))))
+    after = other.get("/_hook/ui/lib/all.bundle")
+    assert "return --count" in after.text and etag_of(after) != etag_of(before)
+
+
+def test_a_bundle_that_does_not_build_names_the_inlined_file_and_line(
+    site: Site, node: Node, tmp_path: Path
+) -> None:
+    served = site.client.get("/_hook/ui/bad/all.bundle", headers={"Accept": "*/*"})
+    assert served.status_code == 200  # a module that throws where the error is
+    module = tmp_path / "bad.mjs"
+    module.write_text(served.text)
+    script = """
+      try { await import(process.argv[1]); console.log("no error"); }
+      catch (error) { console.log(JSON.stringify(error.reframe)); }
+    """
+    reframe = json.loads(node_run(node, script, tmp_path, module.as_uri()))
+    assert (reframe["file"], reframe["line"], reframe["column"]) == ("ui/bad/broken.ts", 3, 40)
+    assert reframe["lineText"] == "export const broken = (x: number) => x x;"
 
 
 def test_one_transpiler_serves_many_threads_at_once(site: Site, snapshot: dict[str, bytes]) -> None:

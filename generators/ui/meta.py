@@ -73,7 +73,7 @@ def entity_module(project: ir.Project, entity: ir.Entity) -> str:
     }
     lines = [
         'import { rules } from "../../client/policies";',
-        'import { guardOf } from "../runtime/guards";',
+        'import { guardOf } from "../runtime/all.bundle";',
         'import type { Check, EntityMeta } from "../runtime/meta";',
         "",
         "// A rule the policy mirror could not express is left to the server: allowed here.",
@@ -96,6 +96,15 @@ def entity_module(project: ir.Project, entity: ir.Entity) -> str:
     lines.append(f"  can: {_can(entity)},")
     lines.append("};")
     return "\n".join(lines) + "\n"
+
+
+def list_source(entity: ir.Entity) -> dict[str, Any]:
+    """What lists.ts needs to ask for a list of `entity` (a `ListSource`): ui/prefetch.ts
+    holds one per entity, so that the page's first list is asked before the views load."""
+    lists = _lists(entity)
+    used = {name for view in lists for name in (*view["columns"], *view["filters"])}
+    fields = [{"name": f.name, "type": _type_name(f.type)} for f in entity.fields if f.name in used]
+    return {"name": entity.name, "path": entity.path, "lists": lists, "fields": fields}
 
 
 def display_field(entity: ir.Entity) -> str:

@@ -9,15 +9,18 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { etagOf, listQuery, newIdempotencyKey, rowPath } from "../../client/client";
 import { invalidate, useClient } from "../../client/hooks";
 import type { EntityName, Page } from "../../client/types";
+import type * as Early from "./early";
+import type { ListParams } from "./lists";
 import type { EntityMeta, Row } from "./meta";
 
-export type ListParams = {
-  filter?: Record<string, unknown>;
-  sort?: readonly string[];
-  include?: readonly string[];
-  page?: { size?: number; after?: string };
-  count?: boolean;
-};
+export type { ListParams };
+
+/** The page's early answers (early.ts): none until the app is started with them. */
+let takeEarly: typeof Early.takeEarly = () => undefined;
+
+export function answerEarlyFrom(early: typeof Early): void {
+  takeEarly = early.takeEarly;
+}
 
 function named(entity: EntityMeta): EntityName {
   return entity.name as EntityName;
@@ -28,8 +31,12 @@ export function useList(entity: EntityMeta, params: ListParams, enabled = true) 
   const client = useClient();
   return useQuery({
     queryKey: [entity.name, "list", params],
-    queryFn: ({ signal }) =>
-      client.transport.request<Page<Row>>("GET", `/${entity.path}`, { query: listQuery(params), signal }),
+    queryFn: ({ signal }) => {
+      const path = `/${entity.path}`;
+      const query = listQuery(params);
+      // The page's first list may have been asked before React ran (early.ts).
+      return takeEarly<Page<Row>>(path, query) ?? client.transport.request<Page<Row>>("GET", path, { query, signal });
+    },
     placeholderData: keepPreviousData,
     enabled,
   });

@@ -9,49 +9,30 @@ import { useMemo, useState, type MouseEvent } from "react";
 import { DisplayValue, Loading, ProblemAlert } from "./common";
 import { useSession } from "./context";
 import { keyOf, useList } from "./data";
-import { allowed, fieldOf, type EntityMeta, type FieldMeta, type ListMeta, type Row } from "./meta";
+import { FILTER_PREFIX, listParams, listState, type ListState } from "./lists";
+import { allowed, type EntityMeta, type FieldMeta, type Row } from "./meta";
 import { navigate, useLocation, withQuery } from "./router";
 import { resolveWidget } from "./registry";
 import { DisplayModeContext, Link, humanise } from "./widgets";
 
-const FILTER_PREFIX = "f.";
-
-/** The filter a query parameter stands for: text searches by `contains`, the rest by equality. */
-function filterOf(field: FieldMeta, text: string): unknown {
-  if (field.type === "boolean") return text === "true";
-  if (["text", "slug", "email", "url"].includes(field.type)) return { contains: text };
-  if (field.type === "array") return { contains: text };
-  return text;
-}
-
-function sortTerms(query: URLSearchParams, view: ListMeta): string[] {
-  const given = query.get("sort");
-  return given ? given.split(",").filter(Boolean) : [...view.sort];
-}
-
 export function ListView(props: { entity: EntityMeta }) {
   const { entity } = props;
   const { query } = useLocation();
+  const list = listState(entity, query);
+  if (list === null) return <ProblemAlert error={new Error(`${entity.label} has no list view in the model.`)} />;
+  return <Rows key={entity.name} entity={entity} list={list} query={query} />;
+}
+
+function Rows(props: { entity: EntityMeta; list: ListState; query: URLSearchParams }) {
+  const { entity, list, query } = props;
+  const { view, columns, filterFields, filter, sort } = list;
   const session = useSession();
-  const view = entity.lists.find((l) => l.name === query.get("view")) ?? entity.lists[0];
-  const sort = sortTerms(query, view);
-  const filterFields = view.filters.map((name) => fieldOf(entity, name)).filter((f): f is FieldMeta => !!f);
-  const filter: Record<string, unknown> = {};
-  for (const field of filterFields) {
-    const text = query.get(FILTER_PREFIX + field.name);
-    if (text !== null && text !== "") filter[field.name] = filterOf(field, text);
-  }
-  const columns = view.columns.map((name) => fieldOf(entity, name)).filter((f): f is FieldMeta => !!f);
-  const include = columns.filter((f) => f.type === "ref").map((f) => f.name);
-  const state = JSON.stringify([filter, sort]);
+  const state = JSON.stringify([filter, sort, view.name]);
   const [pages, setPages] = useState<{ state: string; cursors: string[] }>({ state, cursors: [] });
   const cursors = pages.state === state ? pages.cursors : [];
   const after = cursors[cursors.length - 1];
-  const params = useMemo(
-    () => ({ filter, sort, include, count: true, page: { size: view.pageSize, ...(after ? { after } : {}) } }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [state, after, view.pageSize, include.join(",")],
-  );
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const params = useMemo(() => listParams(list, after), [state, after]);
   const result = useList(entity, params);
   const prospective: Row = { tenant: session.caller.tenantId, created_by: session.caller.userId };
   const canCreate = allowed(entity.can.create, prospective, session.caller);

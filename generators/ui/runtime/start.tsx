@@ -4,27 +4,31 @@
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from "@tanstack/react-query";
 import { StrictMode, useMemo, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { createClient, type Client, type Me } from "../../client/client";
 import { isProblem } from "../../client/errors";
 import { ClientProvider } from "../../client/hooks";
 import { Loading, ProblemAlert } from "./common";
 import { SessionContext, entityNamed, type Session } from "./context";
+import { answerEarlyFrom } from "./data";
+import type * as Early from "./early";
 import { callerOf, type AppMeta } from "./meta";
 import { loadOverrides } from "./overrides";
 import { navigate } from "./router";
 import { Shell } from "./shell";
 import { EntityLookupContext, registerDefaultWidgets } from "./widgets";
 
-const TENANT_KEY = "reframe.tenant";
-
-/** Mount the app at #root: the generated widgets first, then the project's overrides. */
-export async function start(app: AppMeta): Promise<void> {
+/**
+ * Mount the app at #root: the generated widgets first, then the project's overrides.
+ *
+ * `early`: the module that asked the page's first requests (ui/prefetch.ts ran it); the
+ * app takes its answers, and its client.
+ */
+export async function start(app: AppMeta, early: typeof Early): Promise<void> {
   const scheme = localStorage.getItem("reframe.theme");
   if (scheme) document.documentElement.dataset.theme = scheme;
   registerDefaultWidgets();
-  const client = createClient({ cookies: true, tenant: () => localStorage.getItem(TENANT_KEY) });
-  // Who is signed in is asked while the overrides load, not after.
-  const me = whoIsSignedIn(client).then(
+  // Who is signed in: asked by ui/prefetch.ts before this module ran, else now, while the
+  // overrides load.
+  const me = early.signedIn().then(
     (found) => ({ found }),
     () => null,
   );
@@ -40,14 +44,16 @@ export async function start(app: AppMeta): Promise<void> {
   });
   const known = await me;
   if (known) queryClient.setQueryData(["auth", "me"], known.found);
+  for (const [key, data] of early.arrivedQueries()) queryClient.setQueryData(key, data);
+  answerEarlyFrom(early);
   const root = document.getElementById("root");
   if (!root) throw new Error("the page has no #root element");
   createRoot(root).render(
     <StrictMode>
       <QueryClientProvider client={queryClient}>
-        <ClientProvider client={client}>
+        <ClientProvider client={early.client}>
           <EntityLookupContext.Provider value={(name) => entityNamed(app, name)}>
-            <Session app={app} client={client} />
+            <Session app={app} early={early} />
           </EntityLookupContext.Provider>
         </ClientProvider>
       </QueryClientProvider>
@@ -55,24 +61,13 @@ export async function start(app: AppMeta): Promise<void> {
   );
 }
 
-/** The signed-in user, or null. */
-async function whoIsSignedIn(client: Client): Promise<Me | null> {
-  // Signed-in browsers hold the (readable) CSRF cookie; without it, asking would only get a 401.
-  if (!document.cookie.split("; ").some((c) => c.startsWith("reframe_csrf="))) return null;
-  try {
-    return await client.auth.me();
-  } catch (error) {
-    if (isProblem(error, 401)) return null;
-    throw error;
-  }
-}
-
-function Session(props: { app: AppMeta; client: Client }) {
+function Session(props: { app: AppMeta; early: typeof Early }) {
+  const { early } = props;
   const queryClient = useQueryClient();
-  const [, setTenant] = useState(() => localStorage.getItem(TENANT_KEY));
+  const [, setTenant] = useState(early.chosenTenant);
   const me = useQuery({
     queryKey: ["auth", "me"],
-    queryFn: () => whoIsSignedIn(props.client),
+    queryFn: early.whoIsSignedIn,
     staleTime: 60_000,
   });
   const session = useMemo<Session | null>(() => {
@@ -82,29 +77,28 @@ function Session(props: { app: AppMeta; client: Client }) {
       me: me.data,
       caller: callerOf(me.data),
       setTenant: (tenantId) => {
-        if (tenantId) localStorage.setItem(TENANT_KEY, tenantId);
-        else localStorage.removeItem(TENANT_KEY);
+        early.chooseTenant(tenantId);
         setTenant(tenantId);
         // Everything seen so far belongs to the other tenant.
         void queryClient.resetQueries();
       },
       signOut: async () => {
         try {
-          await props.client.auth.logout();
+          await early.client.auth.logout();
         } finally {
-          localStorage.removeItem(TENANT_KEY);
+          early.chooseTenant(null);
           queryClient.clear();
           navigate("/app/login");
           await queryClient.resetQueries();
         }
       },
     };
-  }, [me.data, props.app, props.client, queryClient]);
+  }, [me.data, props.app, early, queryClient]);
   if (me.error) return <ProblemAlert error={me.error} />;
   if (session === null) return <Loading what={props.app.name} />;
   return (
     <SessionContext.Provider value={session}>
-      <Shell client={props.client} />
+      <Shell client={early.client} />
     </SessionContext.Provider>
   );
 }
