@@ -324,7 +324,7 @@ def vite_config(folder: Path, port: int, api_base: str) -> str:
         "cacheDir": str(folder / ".vite"),
         "clearScreen": False,
         "logLevel": "warn",
-        "resolve": {"alias": {"reframe/ui": str(folder / "ui" / "runtime" / "index.ts")}},
+        "resolve": {"alias": {"reframe/ui": str(folder / "ui" / "runtime" / "all.bundle.ts")}},
         # Vite 8 transforms TS/TSX with Oxc (earlier majors: `esbuild: {jsx: "automatic"}`).
         "oxc": {"jsx": {"runtime": "automatic"}},
         "server": {

@@ -64,6 +64,7 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
         "ir.json",
         "trace.json",
         "ui/app.ts",
+        "ui/entities/all.bundle.ts",
         "ui/index.html",
         "ui/main.ts",
         "ui/prefetch.ts",

@@ -53,6 +53,7 @@ class UiGenerator:
 
     def generate(self, project: ir.Project) -> list[Artifact]:
         artifacts = [_entity(project, entity) for entity in project.entities]
+        artifacts.append(_entities_bundle(project))
         artifacts += [_app(project), _main(), _prefetch(project), _index_html(project)]
         artifacts += [_theme(project)]
         artifacts += [_runtime(name) for name in RUNTIME_FILES]
@@ -70,11 +71,28 @@ def _entity(project: ir.Project, entity: ir.Entity) -> Artifact:
     )
 
 
-def _app(project: ir.Project) -> Artifact:
-    imports = "".join(
-        f'import {{ {module_name(e)} }} from "./entities/{e.table}";\n' for e in project.entities
+#: The entities' modules as one (served bundled, like the runtime): one request, not one each.
+ENTITIES_MODULE = "/_hook/ui/entities/all.bundle"
+
+
+def _entities_bundle(project: ir.Project) -> Artifact:
+    exports = "".join(
+        f'export {{ {module_name(e)} }} from "./{e.table}";\n' for e in project.entities
     )
-    entities = ", ".join(module_name(e) for e in project.entities)
+    header = TS_HEADER.format(rule="ui.entities", what="every entity's module, as one")
+    return Artifact(
+        path="ui/entities/all.bundle.ts",
+        content=(header + (exports or "export {};\n")).encode(),
+        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
+        rule="ui.entities",
+        reason="gen serve answers it bundled, so the page loads the entities in one request",
+    )
+
+
+def _app(project: ir.Project) -> Artifact:
+    names = ", ".join(module_name(e) for e in project.entities)
+    imports = f'import {{ {names} }} from "./entities/all.bundle";\n' if names else ""
+    entities = names
     app = project.app
     body = (
         'import type { AppMeta } from "./runtime/meta";\n'
@@ -190,10 +208,9 @@ def _preloads(project: ir.Project) -> list[str]:
     The URLs are the ones the imports resolve to (extensionless, as written), else the
     browser would fetch a module twice.
     """
-    entities = [f"/_hook/ui/entities/{e.table}" for e in project.entities]
     client = [f"/_hook/client/{name}" for name in CLIENT_MODULES]
     vendor_urls = sorted(set(IMPORT_MAP.values()) - {RUNTIME_MODULE})
-    rest = [*vendor_urls, "/_hook/ui/app", *entities, RUNTIME_MODULE, *client]
+    rest = [*vendor_urls, "/_hook/ui/app", ENTITIES_MODULE, RUNTIME_MODULE, *client]
     return [*EARLY_MODULES, *(url for url in rest if url not in EARLY_MODULES)]
 
 
