@@ -459,3 +459,44 @@ def serve(obj: _Context, database: str | None, port: int, host: str, version: in
     out.print(f"App: http://{host}:{port}/app/")
     out.print(f"API: http://{host}:{port}/api  docs: http://{host}:{port}/api/docs")
     uvicorn.run(prepared.app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@_DATABASE
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+def dev(obj: _Context, database: str | None, port: int, host: str) -> None:
+    """Serve the app and follow the project: a saved file rebuilds, reloads and updates pages.
+
+    A model error keeps the last good snapshot served and shows the error in the
+    terminal and over the app in every open page. The dev database follows the model
+    when that loses no data; the terminal says when it does not.
+    """
+    import threading
+
+    import uvicorn
+
+    from runtime.dev import WATCHED, DevServer
+    from runtime.serve import ServeError
+
+    root = obj.project
+    server = DevServer(
+        root, _database_url(root, database), say=lambda line: out.print(escape(line))
+    )
+    try:
+        started = server.start()
+    except ServeError as exc:
+        fail(str(exc))
+    for line in started.lines:
+        out.print(escape(line))
+    out.print(f"Serving snapshot {server.snapshot_id}; watching {', '.join(WATCHED)}.")
+    out.print(f"App: http://{host}:{port}/app/")
+    out.print(f"API: http://{host}:{port}/api  docs: http://{host}:{port}/api/docs")
+    stop = threading.Event()
+    watcher = threading.Thread(target=server.watch, args=(stop,), name="gen-dev-watch", daemon=True)
+    watcher.start()
+    try:
+        uvicorn.run(server, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()

@@ -84,10 +84,17 @@ _VENDOR_FILE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*\.js$")
 
 
 def ui_routes(
-    files: Mapping[str, bytes], project_root: Path, transpiler: Transpiler
+    files: Mapping[str, bytes],
+    project_root: Path,
+    transpiler: Transpiler,
+    dev_events: str | None = None,
 ) -> list[BaseRoute]:
-    """Return the UI's routes for a snapshot's `files`; none of them is under `/api`."""
-    ui = _UI(files, Path(project_root), transpiler)
+    """Return the UI's routes for a snapshot's `files`; none of them is under `/api`.
+
+    `dev_events`: the URL of `gen dev`'s event stream, named to the page (a `<meta
+    name="reframe-dev">`), which then follows changes and shows model errors.
+    """
+    ui = _UI(files, Path(project_root), transpiler, dev_events)
     return [
         Route("/", ui.root, methods=["GET"]),
         Route("/favicon.ico", _no_icon, methods=["GET"]),
@@ -103,8 +110,15 @@ def ui_routes(
 class _UI:
     """The handlers, over one snapshot's files; they run in Starlette's threadpool."""
 
-    def __init__(self, files: Mapping[str, bytes], project_root: Path, transpiler: Transpiler):
+    def __init__(
+        self,
+        files: Mapping[str, bytes],
+        project_root: Path,
+        transpiler: Transpiler,
+        dev_events: str | None = None,
+    ):
         self.files = files
+        self.dev_events = dev_events
         self.project_root = project_root
         self.overrides = project_root / OVERRIDES_DIR
         self.transpiler = transpiler
@@ -113,13 +127,7 @@ class _UI:
         self._page: tuple[bytes, str] | None = None
 
     def version(self) -> str:
-        """What the versioned URLs are named by: the snapshot's files and the vendor build."""
-        digest = hashlib.sha256()
-        for path in sorted(self.files):
-            digest.update(f"{path}\0{self._hash(path, self.files[path])}\0".encode())
-        with contextlib.suppress(vendor.VendorError):  # /_vendor/ answers it with what to run
-            digest.update(vendor.build_hash().encode())
-        return digest.hexdigest()[:16]
+        return snapshot_version(self.files, self._hash)
 
     # -- the page --------------------------------------------------------------
 
@@ -139,6 +147,9 @@ class _UI:
         if self._page is None:
             version = self.version()
             text = _preloading_vendor_chunks(page.decode())
+            if self.dev_events:
+                meta = f'<meta name="reframe-dev" content="{html.escape(self.dev_events)}">'
+                text = text.replace("</head>", f"  {meta}\n  </head>", 1)
             text = text.replace('"/_hook/', f'"/_hook/~{version}/')
             body = text.replace('"/_vendor/', f'"/_vendor/~{version}/').encode()
             self._page = (body, hashlib.sha256(body).hexdigest())
@@ -292,6 +303,20 @@ def _compiled(
 
 
 # -- paths -------------------------------------------------------------------------
+
+
+def snapshot_version(
+    files: Mapping[str, bytes], hash_of: Callable[[str, bytes], str] | None = None
+) -> str:
+    """What the versioned URLs are named by: the snapshot's files and the vendor build."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        data = files[path]
+        known = hash_of(path, data) if hash_of else hashlib.sha256(data).hexdigest()
+        digest.update(f"{path}\0{known}\0".encode())
+    with contextlib.suppress(vendor.VendorError):  # /_vendor/ answers it with what to run
+        digest.update(vendor.build_hash().encode())
+    return digest.hexdigest()[:16]
 
 
 def _preloading_vendor_chunks(page: str) -> str:

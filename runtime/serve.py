@@ -26,6 +26,8 @@ from runtime import hook_import
 from runtime.database import normalize_url
 from runtime.layout import MIGRATIONS_DIR
 
+EMPTY_DATABASE_NOTE = "empty database: created the schema of this snapshot"
+
 
 class ServeError(Exception):
     """The app cannot be served; the message says what to run."""
@@ -37,6 +39,8 @@ class Prepared:
     app: Any
     #: What was done to the database schema, in words.
     schema_note: str
+    #: The snapshot's files, by path.
+    files: dict[str, bytes]
 
 
 def snapshot_files(project_root: Path, version: int | None) -> tuple[Snapshot, dict[str, bytes]]:
@@ -58,8 +62,13 @@ def snapshot_files(project_root: Path, version: int | None) -> tuple[Snapshot, d
     return chosen, files
 
 
-def prepare(project_root: Path, url: str, version: int | None = None) -> Prepared:
-    """Mount the snapshot, bring the schema up to date, import the app."""
+def prepare(
+    project_root: Path, url: str, version: int | None = None, dev_events: str | None = None
+) -> Prepared:
+    """Mount the snapshot, bring the schema up to date, import the app.
+
+    `dev_events`: `gen dev`'s event stream, for the page to follow (hookfs/web.py).
+    """
     snapshot, files = snapshot_files(project_root, version)
     note = _schema(project_root, url, files)
     package = f"reframe_hook_{snapshot.id}"
@@ -69,8 +78,9 @@ def prepare(project_root: Path, url: str, version: int | None = None) -> Prepare
     os.environ.setdefault("REFRAME_PROJECT", str(project_root))
     module = __import__(f"{package}.api.app", fromlist=["app"])
     # The UI (/app, /_hook, /_overrides, /_vendor) beside the API (/api): none shadows it.
-    module.app.router.routes.extend(ui_routes(files, project_root, Transpiler(project_root)))
-    return Prepared(snapshot, module.app, note)
+    ui = ui_routes(files, project_root, Transpiler(project_root), dev_events)
+    module.app.router.routes.extend(ui)
+    return Prepared(snapshot, module.app, note, files)
 
 
 def _schema(project_root: Path, url: str, files: dict[str, bytes]) -> str:
@@ -89,6 +99,6 @@ def _schema(project_root: Path, url: str, files: dict[str, bytes]) -> str:
                 )
             ddl = files["db/schema.postgres.sql"].decode()
             connection.exec_driver_sql(ddl, execution_options={"no_parameters": True})
-            return "empty database: created the schema of this snapshot"
+            return EMPTY_DATABASE_NOTE
     finally:
         engine.dispose()

@@ -25,10 +25,39 @@ export function reportModuleError(error: ModuleError): void {
   for (const listener of listeners) listener();
 }
 
+function forget(file: string): void {
+  const kept = failures.filter((f) => f.file !== file);
+  failures.splice(0, failures.length, ...kept);
+  snapshot = [...failures];
+  for (const listener of listeners) listener();
+}
+
+function fileOf(url: string): string {
+  return decodeURIComponent(url.replace(/^\/_overrides\//, "ui/overrides/"));
+}
+
+/**
+ * Import overrides again after they were saved (`gen dev`): each registers itself anew,
+ * replacing what it registered before. `stamp` makes the browser fetch them afresh.
+ */
+export async function reloadOverrides(paths: readonly string[], stamp: string): Promise<void> {
+  await Promise.all(
+    paths.map(async (path) => {
+      const url = "/_overrides/" + path.replace(/^ui\/overrides\//, "").split("/").map(encodeURIComponent).join("/");
+      forget(fileOf(url));
+      try {
+        await import(/* @vite-ignore */ `${url}?v=${stamp}`);
+      } catch (error) {
+        reportModuleError(describe(url, error));
+      }
+    }),
+  );
+}
+
 function describe(url: string, error: unknown): ModuleError {
   const where = (error as { reframe?: ModuleError } | null)?.reframe;
   if (where) return where;
-  const file = decodeURIComponent(url.replace(/^\/_overrides\//, "ui/overrides/"));
+  const file = fileOf(url);
   return { file, message: error instanceof Error ? error.message : String(error) };
 }
 

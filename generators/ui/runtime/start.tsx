@@ -2,13 +2,14 @@
 // Copied into every generated app; do not edit the copy (`gen generate` rewrites it).
 
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from "@tanstack/react-query";
-import { StrictMode, useMemo, useState } from "react";
+import { StrictMode, useMemo, useState, useSyncExternalStore } from "react";
 import { createRoot } from "react-dom/client";
 import { isProblem } from "../../client/errors";
 import { ClientProvider } from "../../client/hooks";
 import { Loading, ProblemAlert } from "./common";
 import { SessionContext, entityNamed, type Session } from "./context";
 import { answerEarlyFrom } from "./data";
+import { DevOverlay, followDev } from "./dev";
 import type * as Early from "./early";
 import { callerOf, type AppMeta } from "./meta";
 import { loadOverrides } from "./overrides";
@@ -48,16 +49,42 @@ export async function start(app: AppMeta, early: typeof Early): Promise<void> {
   answerEarlyFrom(early);
   const root = document.getElementById("root");
   if (!root) throw new Error("the page has no #root element");
+  const shown = new Shown(app);
+  // Under `gen dev`: a rebuilt model replaces `app` in place, then everything is asked anew.
+  followDev(shown.set, () => void queryClient.invalidateQueries());
   createRoot(root).render(
     <StrictMode>
       <QueryClientProvider client={queryClient}>
         <ClientProvider client={early.client}>
-          <EntityLookupContext.Provider value={(name) => entityNamed(app, name)}>
-            <Session app={app} early={early} />
-          </EntityLookupContext.Provider>
+          <App shown={shown} early={early} />
         </ClientProvider>
       </QueryClientProvider>
     </StrictMode>,
+  );
+}
+
+/** The app being shown: the one the page loaded, until `gen dev` sends a rebuilt one. */
+class Shown {
+  private listeners = new Set<() => void>();
+  constructor(private app: AppMeta) {}
+  get = (): AppMeta => this.app;
+  set = (app: AppMeta): void => {
+    this.app = app;
+    for (const listener of this.listeners) listener();
+  };
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+}
+
+function App(props: { shown: Shown; early: typeof Early }) {
+  const app = useSyncExternalStore(props.shown.subscribe, props.shown.get);
+  return (
+    <EntityLookupContext.Provider value={(name) => entityNamed(app, name)}>
+      <DevOverlay />
+      <Session app={app} early={props.early} />
+    </EntityLookupContext.Provider>
   );
 }
 

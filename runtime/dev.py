@@ -1,0 +1,255 @@
+"""`gen dev`: `gen serve` that follows the project as it is saved.
+
+A thread watches `domain/`, `policies/`, `ui/` and `gen.toml` (watchfiles,
+debounced). A saved model file is rebuilt in this process (compile, generate,
+one snapshot, the mirror: hookfs/writer.py); then the dev database follows
+the model when that is safe (runtime/dev_database.py), the new snapshot's app
+replaces the served one (requests in flight finish on the old one), and every
+open page hears of it on `/_dev/events` (server-sent events): the page
+imports the new snapshot's `ui/app` and re-renders in place. A file under
+`ui/overrides/` needs no rebuild: the pages re-import it.
+
+A model that does not compile changes nothing that is served: the error
+(file:line, what, how to fix) is printed and sent to the pages, which show
+it over the app until a save compiles again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from compiler import ir
+from compiler.diagnostics import CompileError
+from generators.pipeline import generate
+from generators.registry import GeneratorError
+from hookfs.store import StoreError
+from hookfs.web import snapshot_version
+from runtime.dev_database import DevDatabaseError, follow_model
+from runtime.serve import EMPTY_DATABASE_NOTE, Prepared, ServeError, prepare, snapshot_files
+
+EVENTS_PATH = "/_dev/events"
+#: What is watched, relative to the project; a change elsewhere is not the model's.
+WATCHED = ("domain", "policies", "ui", "gen.toml")
+OVERRIDES = "ui/overrides/"
+#: Sent now and then so that proxies and the browser keep the stream open.
+KEEPALIVE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a rebuild did, for the terminal."""
+
+    ok: bool
+    lines: tuple[str, ...]
+
+
+class Events:
+    """Server-sent events to every open page; `publish` may be called from any thread."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        #: Sent to a page as it connects: the error being shown, if any.
+        self.current: dict[str, Any] = {"type": "ok"}
+
+    def publish(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if event["type"] in ("error", "update", "ok"):
+                self.current = event
+            loop, queues = self._loop, list(self._queues)
+        if loop is None:
+            return
+        for queue in queues:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    async def stream(self, request: Request) -> StreamingResponse:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._queues.add(queue)
+            first = dict(self.current)
+        first["connected"] = True
+
+        async def body() -> Any:
+            try:
+                yield _sse(first)
+                while not await request.is_disconnected():
+                    try:
+                        event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    yield _sse(event)
+            finally:
+                with self._lock:
+                    self._queues.discard(queue)
+
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"data: {json.dumps(event)}\n\n"
+
+
+class DevServer:
+    """The ASGI app `gen dev` runs: its event stream, else the current snapshot's app."""
+
+    def __init__(self, root: Path, url: str, say: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.url = url
+        self.say = say
+        self.events = Events()
+        self._prepared: Prepared | None = None
+        #: The model of the snapshot being served.
+        self._served: ir.Project | None = None
+        self._rebuild_lock = threading.Lock()
+
+    # -- the app -----------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == EVENTS_PATH:
+            response = await self.events.stream(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        assert self._prepared is not None, "start() first"
+        await self._prepared.app(scope, receive, send)
+
+    @property
+    def snapshot_id(self) -> int:
+        assert self._prepared is not None
+        return self._prepared.snapshot.id
+
+    def start(self) -> Change:
+        """Build what the project holds now, and serve it (else the last good snapshot)."""
+        previous = _head_project(self.root)
+        built, project = self._build()
+        if project is not None and previous is not None:
+            built = Change(True, (*built.lines, self._follow(previous, project)))
+        try:
+            prepared = self._serve()
+        except ServeError as exc:  # nothing to serve: say why the build failed too
+            raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
+        if prepared.schema_note == EMPTY_DATABASE_NOTE and self._served is not None:
+            self._follow(self._served, self._served)  # made from this snapshot: keep that
+        return Change(built.ok, (*built.lines, prepared.schema_note))
+
+    # -- rebuilding --------------------------------------------------------------------
+
+    def changed(self, paths: Iterable[Path]) -> Change | None:
+        """React to saved files: overrides are re-imported by the pages, the rest rebuilds."""
+        relative = sorted(r for r in map(self._relative, paths) if r is not None)
+        if not relative:
+            return None
+        overrides = [p for p in relative if p.startswith(OVERRIDES)]
+        if overrides:
+            self.events.publish({"type": "overrides", "paths": overrides})
+        if len(overrides) == len(relative):
+            return Change(True, (f"override changed: {', '.join(overrides)}",))
+        with self._rebuild_lock:
+            began = time.perf_counter()
+            built, project = self._build()
+            if project is None:
+                return built
+            # The database first, so that the reloaded API finds the columns it asks for.
+            note = self._follow(self._served, project) if self._served is not None else ""
+            self._serve()
+            took = f"{(time.perf_counter() - began) * 1000:.0f} ms"
+            return Change(True, (*built.lines, note, f"reloaded in {took}"))
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            relative = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+        top = relative.split("/", 1)[0]
+        return relative if top in WATCHED else None
+
+    def _build(self) -> tuple[Change, ir.Project | None]:
+        """Compile, generate and commit a snapshot; on a model error, tell the pages."""
+        try:
+            built, report = generate(self.root, "gen dev")
+        except CompileError as exc:
+            errors = [d.as_json() for d in exc.diagnostics]
+            self.events.publish({"type": "error", "errors": errors})
+            return Change(False, (exc.render(), "still serving the last good snapshot")), None
+        except (GeneratorError, StoreError) as exc:
+            error = {"file": "", "line": 0, "code": "generate", "message": str(exc), "hint": ""}
+            self.events.publish({"type": "error", "errors": [error]})
+            return Change(False, (str(exc), "still serving the last good snapshot")), None
+        written = report.mirror.written + report.mirror.removed
+        line = f"snapshot {report.snapshot.id}: {len(written)} file(s) changed"
+        return Change(True, (line,)), built.project
+
+    def _serve(self) -> Prepared:
+        """Serve the store's latest snapshot, and tell the pages what changed."""
+        before = self._prepared.files if self._prepared else {}
+        prepared = prepare(self.root, self.url, dev_events=EVENTS_PATH)
+        self._prepared = prepared
+        self._served = ir.Project.model_validate_json(prepared.files["ir.json"])
+        changed = sorted(
+            path
+            for path in set(before) | set(prepared.files)
+            if before.get(path) != prepared.files.get(path)
+        )
+        version = snapshot_version(prepared.files)
+        self.events.publish(
+            {
+                "type": "update",
+                "snapshot": prepared.snapshot.id,
+                "app": f"/_hook/~{version}/ui/app",
+                "changed": changed,
+                # Code the page keeps from its first load: a new one needs a reload.
+                "reload": any(p.startswith(("ui/runtime/", "ui/index.html")) for p in changed),
+            }
+        )
+        return prepared
+
+    def _follow(self, served: ir.Project, new: ir.Project) -> str:
+        try:
+            return follow_model(self.root, self.url, served, new)
+        except DevDatabaseError as exc:
+            return str(exc)
+
+    # -- watching ----------------------------------------------------------------------
+
+    def watch(self, stop: threading.Event) -> None:
+        """Rebuild on every batch of saved files until `stop` is set; run it in a thread."""
+        from watchfiles import DefaultFilter, watch
+
+        server = self
+
+        class Watched(DefaultFilter):
+            # The project root is watched (an editor may replace gen.toml rather than write
+            # it), and only what WATCHED names counts: the rebuild's own output does not.
+            def __call__(self, change: Any, path: str) -> bool:
+                return super().__call__(change, path) and server._relative(Path(path)) is not None
+
+        for batch in watch(
+            self.root, watch_filter=Watched(), stop_event=stop, debounce=400, step=30
+        ):
+            change = self.changed(Path(path) for _, path in batch)
+            if change is not None:
+                for line in change.lines:
+                    if line:
+                        self.say(line)
+
+
+def _head_project(root: Path) -> ir.Project | None:
+    """The model of the store's latest snapshot, if there is one."""
+    try:
+        _, files = snapshot_files(root, None)
+    except ServeError:
+        return None
+    return ir.Project.model_validate_json(files["ir.json"])

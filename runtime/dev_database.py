@@ -1,0 +1,130 @@
+"""`gen dev`: the development database follows the model, when that is safe.
+
+After each successful rebuild, the schema the dev database was last brought
+to (kept in it, table `reframe_dev_schema`; else the schema of the model
+being served) is diffed against the new model's with the migration planner
+(generators/db/diff.py, what `gen migrate make` uses), and the operations
+run on the dev database straight away, as Prisma's `db push` does: no
+revision file is written. The new schema is recorded in the same
+transaction, so a restarted `gen dev` knows where the database is.
+Nothing is run when the plan would destroy data or has a question only the
+user can answer (a rename, a backfill); the note says so and what to run.
+
+A project with a `migrations/` folder manages its schema through revisions
+instead: pending ones are applied (`gen migrate make` refused any destructive
+step it was not allowed), and a model ahead of them is pointed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from compiler import ir
+from generators.db.diff import Plan, PlanError, plan_migration
+from generators.db.lower import lower_schema
+from generators.db.operations import Operation
+from generators.db.schema import Schema
+from runtime.database import normalize_url
+from runtime.layout import MIGRATIONS_DIR
+
+SCHEMA_TABLE = "reframe_dev_schema"
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
+    "schema jsonb NOT NULL)"
+)
+_KEEP = (
+    f"INSERT INTO {SCHEMA_TABLE} (id, schema) VALUES (1, %s) "
+    "ON CONFLICT (id) DO UPDATE SET schema = excluded.schema"
+)
+
+
+class DevDatabaseError(Exception):
+    """Postgres refused an operation; the message names it."""
+
+
+def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Project) -> str:
+    """Bring the dev database from `served`'s schema to `new`'s when safe; say what happened."""
+    if (project_root / MIGRATIONS_DIR / "versions").is_dir():
+        return _apply_revisions(project_root, url, served, new)
+    target = lower_schema(new)
+    engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+    try:
+        current = _kept_schema(engine) or lower_schema(served)
+        try:
+            plan = plan_migration(current, target)
+        except PlanError as exc:
+            return f"the database was not changed: {exc}"
+        refusal = _refusal(plan)
+        if refusal:
+            return refusal
+        _run(engine, plan.operations, target)
+    finally:
+        engine.dispose()
+    if not plan.operations:
+        return "the database schema did not change"
+    return "the database now has it: " + "; ".join(op.description for op in plan.operations)
+
+
+def _kept_schema(engine: sa.Engine) -> Schema | None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql(_CREATE)
+        kept = connection.exec_driver_sql(f"SELECT schema::text FROM {SCHEMA_TABLE}").scalar()
+    return Schema.model_validate_json(kept) if kept else None
+
+
+def _refusal(plan: Plan) -> str | None:
+    if plan.destructive:
+        steps = "; ".join(op.description for op in plan.destructive)
+        return (
+            f"the database was NOT changed: it would destroy data ({steps}). To go ahead, "
+            "make it a migration: `gen migrate make --allow-destructive`, then `gen migrate apply`."
+        )
+    if plan.questions:
+        asked = "; ".join(q.prompt for q in plan.questions)
+        return (
+            f"the database was NOT changed: only you can decide ({asked}). Run "
+            "`gen migrate make` on a terminal to answer, then `gen migrate apply`."
+        )
+    return None
+
+
+def _run(engine: sa.Engine, operations: Sequence[Operation], target: Schema) -> None:
+    """`before` and `concurrent` steps outside a transaction (Postgres requires it), the rest
+    in one, with the schema they lead to."""
+    with engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        _each(autocommit, [op for op in operations if op.phase == "before"])
+    with engine.begin() as connection:
+        _each(connection, [op for op in operations if op.phase == "transaction"])
+        connection.exec_driver_sql(_KEEP, (target.model_dump_json(exclude_none=True),))
+    with engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        _each(autocommit, [op for op in operations if op.phase == "concurrent"])
+
+
+def _each(connection: Connection, operations: Sequence[Operation]) -> None:
+    for operation in operations:
+        for statement in operation.forwards:
+            try:
+                connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+            except sa.exc.DBAPIError as exc:
+                said = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise DevDatabaseError(
+                    f"the database change stopped at: {operation.description}. Postgres said: "
+                    f"{said}. The steps of its transaction were rolled back."
+                ) from exc
+
+
+def _apply_revisions(project_root: Path, url: str, served: ir.Project, new: ir.Project) -> str:
+    from cli.migrate import latest_revision, stored_schema
+    from runtime.migrations import apply
+
+    done = apply(project_root, url)
+    note = f"applied migration(s) {', '.join(done)}" if done else "no migration to apply"
+    if stored_schema(latest_revision(project_root)) != lower_schema(new):
+        note += "; the model is ahead of the migrations: run `gen migrate make`, it is applied here"
+    return note

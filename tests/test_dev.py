@@ -1,0 +1,158 @@
+"""`gen dev` on the invoices example: a saved model reaches the open page, the API and the
+database; a model error is shown over the app and goes away when fixed.
+
+One `gen dev` subprocess for the module, on a copy of the example and a database of its
+own. The tests edit the copy's model files as a user's editor would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from runtime.database import normalize_url
+from tests.conftest import EXAMPLE
+from tests.test_api_uvicorn import free_port, wait_for
+from tests.test_ui_browser import GEN, sign_up
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+INVOICES = "domain/invoices.model.py"
+DUE_DATE = '        "due_date": date().required(),\n'
+FORM_FIELDS = '"due_date", "notes", "lines", "tags"]'
+#: Long enough for the watcher's debounce, a rebuild and the page's update, on a busy machine.
+UPDATE_MS = 15_000
+
+
+@dataclass
+class Dev:
+    base: str
+    project: Path
+    url: str
+    log: Path
+
+    def edit(self, relative: str, *changes: tuple[str, str]) -> None:
+        """Replace each (old, new) once, and save the file once, as an editor does."""
+        path = self.project / relative
+        text = path.read_text(encoding="utf-8")
+        for old, new in changes:
+            assert old in text, f"{old!r} is not in {relative}"
+            text = text.replace(old, new, 1)
+        path.write_text(text, encoding="utf-8")
+
+    def said(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def columns(self, table: str) -> set[str]:
+        engine = sa.create_engine(normalize_url(self.url), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                return {c["name"] for c in sa.inspect(connection).get_columns(table)}
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Iterator[Dev]:
+    from tests import pg
+
+    project = tmp_path_factory.mktemp("dev") / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    url = pg.create_database(pg_admin_url)
+    port = free_port()
+    log_path = project.parent / "dev.log"
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        [str(GEN), "--project", str(project), "dev", "--port", str(port), "--database", url],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base, server)
+        yield Dev(base, project, url, log_path)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+        pg.drop_database(pg_admin_url, url)
+
+
+def wait_in_log(dev: Dev, text: str, after: int) -> None:
+    deadline = time.monotonic() + UPDATE_MS / 1000
+    while text not in dev.said()[after:]:
+        assert time.monotonic() < deadline, f"gen dev did not say {text!r}:\n{dev.said()}"
+        time.sleep(0.05)
+
+
+def test_a_field_added_to_the_model_shows_in_the_open_form_and_the_database(
+    dev: Dev, page: Page
+) -> None:
+    sign_up(page, dev.base, "dev@reframe.test", "Dev Shop")
+    page.goto(f"{dev.base}/app/invoices/new")
+    number = page.get_by_role("textbox", name="Number", exact=True)
+    number.fill("INV-DEV-1")
+    # Set in the page: a reload would lose it.
+    page.evaluate("window.__sameDocument = true")
+    assert "po_number" not in dev.columns("invoice")
+
+    said = len(dev.said())
+    dev.edit(
+        INVOICES,
+        (DUE_DATE, DUE_DATE + '        "po_number": text().max_length(40),\n'),
+        (FORM_FIELDS, FORM_FIELDS.replace('"notes"', '"po_number", "notes"')),
+    )
+
+    expect(page.get_by_label("Po number")).to_be_visible(timeout=UPDATE_MS)
+    assert page.evaluate("window.__sameDocument") is True
+    expect(number).to_have_value("INV-DEV-1")  # what was typed is still there
+    wait_in_log(dev, "reloaded in", said)
+    assert "the database now has it: Add column invoice.po_number" in dev.said()[said:]
+    assert "po_number" in dev.columns("invoice")
+    # The reloaded API knows the field too.
+    answer = page.evaluate(
+        """async () => (await fetch("/api/invoices?page[size]=1")).status"""
+    )
+    assert answer == 200
+
+
+def test_a_model_error_is_shown_over_the_app_until_it_is_fixed(dev: Dev, page: Page) -> None:
+    sign_up(page, dev.base, "oops@reframe.test", "Oops Ltd")
+    page.goto(f"{dev.base}/app/customers")
+    page.get_by_role("heading", level=1, name="Customers").wait_for()
+    broken = '        "broken": ref("Nowhere"),\n'
+    line = (dev.project / INVOICES).read_text(encoding="utf-8").splitlines().index(
+        DUE_DATE.rstrip("\n")
+    ) + 2  # the line after due_date, 1-based
+    said = len(dev.said())
+    dev.edit(INVOICES, (DUE_DATE, DUE_DATE + broken))
+
+    overlay = page.get_by_role("alertdialog", name="The model has an error")
+    expect(overlay).to_be_visible(timeout=UPDATE_MS)
+    expect(overlay).to_contain_text(f"domain/invoices.model.py:{line}")
+    expect(overlay).to_contain_text("unknown entity 'Nowhere'")
+    wait_in_log(dev, "still serving the last good snapshot", said)
+    # The app goes on with the last model that compiled.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoices").click()
+    page.get_by_role("heading", level=1, name="Invoices").wait_for()
+    expect(overlay).to_be_visible()
+
+    dev.edit(INVOICES, (broken, ""))
+    expect(overlay).to_be_hidden(timeout=UPDATE_MS)
+    assert re.search(r"domain/invoices\.model\.py:\d+: error\[unknown-entity\]", dev.said())
