@@ -33,7 +33,7 @@ from compiler.diagnostics import CompileError
 from generators.pipeline import generate
 from generators.registry import GeneratorError
 from hookfs.store import StoreError
-from hookfs.web import snapshot_version
+from hookfs.web import OVERRIDE_MODULES, snapshot_version
 from runtime.dev_database import DevDatabaseError, follow_model
 from runtime.serve import EMPTY_DATABASE_NOTE, Prepared, ServeError, prepare, snapshot_files
 
@@ -149,13 +149,15 @@ class DevServer:
 
     def changed(self, paths: Iterable[Path]) -> Change | None:
         """React to saved files: overrides are re-imported by the pages, the rest rebuilds."""
-        relative = sorted(r for r in map(self._relative, paths) if r is not None)
+        relative = sorted({r for r in map(self._relative, _with_files(paths)) if r is not None})
         if not relative:
             return None
-        overrides = [p for p in relative if p.startswith(OVERRIDES)]
+        overrides = [p for p in relative if p.startswith(OVERRIDES) and _is_module(p)]
+        # A new folder of overrides is no model change: its files are imported.
+        relative = [p for p in relative if p != OVERRIDES.rstrip("/")]
         if overrides:
             self.events.publish({"type": "overrides", "paths": overrides})
-        if len(overrides) == len(relative):
+        if all(p.startswith(OVERRIDES) for p in relative):
             return Change(True, (f"override changed: {', '.join(overrides)}",))
         with self._rebuild_lock:
             began = time.perf_counter()
@@ -244,6 +246,21 @@ class DevServer:
                 for line in change.lines:
                     if line:
                         self.say(line)
+
+
+def _is_module(path: str) -> bool:
+    return Path(path).suffix in OVERRIDE_MODULES and not path.endswith(".d.ts")
+
+
+def _with_files(paths: Iterable[Path]) -> list[Path]:
+    """The paths, a folder's files added: an editor may create a folder and its file at once,
+    faster than a watch on the new folder starts."""
+    found: list[Path] = []
+    for path in paths:
+        found.append(path)
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file())
+    return found
 
 
 def _head_project(root: Path) -> ir.Project | None:

@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 from runtime.database import normalize_url
 from tests.conftest import EXAMPLE
 from tests.test_api_uvicorn import free_port, wait_for
-from tests.test_ui_browser import GEN, sign_up
+from tests.test_ui_browser import GEN, account, sent_invoice, sign_in, sign_up
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -126,9 +126,7 @@ def test_a_field_added_to_the_model_shows_in_the_open_form_and_the_database(
     assert "the database now has it: Add column invoice.po_number" in dev.said()[said:]
     assert "po_number" in dev.columns("invoice")
     # The reloaded API knows the field too.
-    answer = page.evaluate(
-        """async () => (await fetch("/api/invoices?page[size]=1")).status"""
-    )
+    answer = page.evaluate("""async () => (await fetch("/api/invoices?page[size]=1")).status""")
     assert answer == 200
 
 
@@ -156,3 +154,53 @@ def test_a_model_error_is_shown_over_the_app_until_it_is_fixed(dev: Dev, page: P
     dev.edit(INVOICES, (broken, ""))
     expect(overlay).to_be_hidden(timeout=UPDATE_MS)
     assert re.search(r"domain/invoices\.model\.py:\d+: error\[unknown-entity\]", dev.said())
+
+
+BIG_TOTAL = """import { registerWidget, type DisplayProps } from "reframe/ui";
+
+function BigTotal(props: DisplayProps) {
+  return <strong className="big-total">{String(props.value)} in all</strong>;
+}
+
+registerWidget("Invoice.total", { Display: BigTotal });
+"""
+
+
+def test_the_inspector_says_where_a_widget_comes_from_and_an_override_shows_on_save(
+    dev: Dev, page: Page
+) -> None:
+    owner = account(dev.base, "inspect@reframe.test", "Inspect Co")
+    sent_invoice(owner, "INS-1")
+    sign_in(page, dev.base, owner.email)
+    page.goto(f"{dev.base}/app/invoices")
+    row = page.locator("table tbody tr").first
+    expect(row).to_contain_text("INS-1")
+    page.evaluate("window.__sameDocument = true")
+
+    # A saved override replaces the widget in the open page.
+    (dev.project / "ui" / "overrides").mkdir(parents=True, exist_ok=True)
+    (dev.project / "ui" / "overrides" / "BigTotal.tsx").write_text(BIG_TOTAL, encoding="utf-8")
+    expect(row.locator(".big-total")).to_have_text("21.0000 in all", timeout=UPDATE_MS)
+    assert page.evaluate("window.__sameDocument") is True
+
+    page.get_by_role("button", name="Inspect").click()
+    expect(page.get_by_role("button", name="Inspect")).to_have_attribute("aria-pressed", "true")
+    row.locator('[data-rf-field="Invoice.due_date"]').click()
+    panel = page.get_by_role("dialog", name="Inspector")
+    line = (dev.project / INVOICES).read_text(encoding="utf-8").splitlines().index(
+        DUE_DATE.rstrip("\n")
+    ) + 1
+    expect(panel).to_contain_text("Invoice.due_date")
+    expect(panel).to_contain_text(f"domain/invoices.model.py:{line}")
+    expect(panel).to_contain_text("field f_")  # the IR node's stable id
+    expect(panel).to_contain_text("rule ui.entity in ui/entities/invoice.ts")
+    expect(panel).to_contain_text('the built-in widget "date"')
+    assert page.url.endswith("/app/invoices")  # the click explained; it did not open the row
+
+    row.locator('[data-rf-field="Invoice.total"]').click()
+    expect(panel).to_contain_text("Invoice.total")
+    expect(panel).to_contain_text('an override (ui/overrides/), registered as "Invoice.total"')
+
+    page.get_by_role("button", name="Inspect").click()
+    expect(panel).to_be_hidden()
+    expect(page.locator("body.rf-inspecting")).to_have_count(0)

@@ -84,6 +84,7 @@ export function DisplayValue(props: { entity: EntityMeta; field: FieldMeta; row:
   return (
     <span
       className="rf-value"
+      data-rf-field={`${props.entity.name}.${props.field.name}`}
       data-widget-key={found.key}
       data-override={found.source === "override" ? "true" : undefined}
     >
@@ -114,7 +115,11 @@ export function FieldControl(props: {
         {field.label}
         {props.required ? <span aria-hidden="true"> *</span> : null}
       </label>
-      <div data-widget-key={found?.key} data-override={found?.source === "override" ? "true" : undefined}>
+      <div
+        data-rf-field={`${entity.name}.${field.name}`}
+        data-widget-key={found?.key}
+        data-override={found?.source === "override" ? "true" : undefined}
+      >
         {Input ? (
           <Input
             entity={entity}

@@ -43,6 +43,11 @@ function eventsUrl(): string | null {
   return document.querySelector<HTMLMetaElement>('meta[name="reframe-dev"]')?.content ?? null;
 }
 
+/** Whether `gen dev` serves the page (dev-only tools show then). */
+export function underDev(): boolean {
+  return eventsUrl() !== null;
+}
+
 /**
  * Follow `gen dev`: `onApp` gets each rebuilt app, `refresh` is called once it is shown.
  * Does nothing on a page `gen serve` serves.

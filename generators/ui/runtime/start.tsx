@@ -9,7 +9,8 @@ import { ClientProvider } from "../../client/hooks";
 import { Loading, ProblemAlert } from "./common";
 import { SessionContext, entityNamed, type Session } from "./context";
 import { answerEarlyFrom } from "./data";
-import { DevOverlay, followDev } from "./dev";
+import { DevOverlay, followDev, underDev } from "./dev";
+import { Inspector } from "./inspector";
 import type * as Early from "./early";
 import { callerOf, type AppMeta } from "./meta";
 import { loadOverrides } from "./overrides";
@@ -83,6 +84,7 @@ function App(props: { shown: Shown; early: typeof Early }) {
   return (
     <EntityLookupContext.Provider value={(name) => entityNamed(app, name)}>
       <DevOverlay />
+      {underDev() ? <Inspector app={app} /> : null}
       <Session app={app} early={props.early} />
     </EntityLookupContext.Provider>
   );
