@@ -256,20 +256,25 @@ class HookStore:
 
     def memo_put(self, key: str, data: bytes) -> None:
         """Remember `data` under `key` (its blob is shared with equal content)."""
-        raw = bytes(data)
-        blob = hashlib.sha256(raw).hexdigest()
+        self.memo_put_many([(key, data)])
+
+    def memo_put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Remember each `(key, data)`, all in one transaction."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
-                (blob, len(raw), raw),
-            )
-            conn.execute(
-                "INSERT INTO memo (key, blob) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
-                (key, blob),
-            )
+            for key, data in items:
+                raw = bytes(data)
+                blob = hashlib.sha256(raw).hexdigest()
+                conn.execute(
+                    "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
+                    (blob, len(raw), raw),
+                )
+                conn.execute(
+                    "INSERT INTO memo (key, blob) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
+                    (key, blob),
+                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

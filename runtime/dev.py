@@ -134,16 +134,17 @@ class DevServer:
     def start(self) -> Change:
         """Build what the project holds now, and serve it (else the last good snapshot)."""
         previous = _head_project(self.root)
-        built, project = self._build()
-        if project is not None and previous is not None:
-            built = Change(True, (*built.lines, self._follow(previous, project)))
+        built, _project = self._build()
         try:
-            prepared = self._serve()
+            prepared = self._serve()  # an empty database gets this snapshot's schema here
         except ServeError as exc:  # nothing to serve: say why the build failed too
             raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
-        if prepared.schema_note == EMPTY_DATABASE_NOTE and self._served is not None:
-            self._follow(self._served, self._served)  # made from this snapshot: keep that
-        return Change(built.ok, (*built.lines, prepared.schema_note))
+        assert self._served is not None
+        if prepared.schema_note == EMPTY_DATABASE_NOTE or previous is None:
+            note = self._follow(self._served, self._served)  # it is at this model: keep that
+        else:
+            note = self._follow(previous, self._served)
+        return Change(built.ok, (*built.lines, prepared.schema_note, note))
 
     # -- rebuilding --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import Connection
 
 from compiler import ir
@@ -32,13 +33,12 @@ from runtime.database import normalize_url
 from runtime.layout import MIGRATIONS_DIR
 
 SCHEMA_TABLE = "reframe_dev_schema"
-_CREATE = (
-    f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
-    "schema jsonb NOT NULL)"
-)
-_KEEP = (
-    f"INSERT INTO {SCHEMA_TABLE} (id, schema) VALUES (1, %s) "
-    "ON CONFLICT (id) DO UPDATE SET schema = excluded.schema"
+#: One row: the schema the dev database was last brought to.
+_KEPT = sa.Table(
+    SCHEMA_TABLE,
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("schema", JSONB, nullable=False),
 )
 
 
@@ -71,9 +71,9 @@ def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Proje
 
 def _kept_schema(engine: sa.Engine) -> Schema | None:
     with engine.begin() as connection:
-        connection.exec_driver_sql(_CREATE)
-        kept = connection.exec_driver_sql(f"SELECT schema::text FROM {SCHEMA_TABLE}").scalar()
-    return Schema.model_validate_json(kept) if kept else None
+        _KEPT.create(connection, checkfirst=True)
+        kept = connection.execute(sa.select(_KEPT.c.schema)).scalar()
+    return Schema.model_validate(kept) if kept else None
 
 
 def _refusal(plan: Plan) -> str | None:
@@ -100,7 +100,9 @@ def _run(engine: sa.Engine, operations: Sequence[Operation], target: Schema) -> 
         _each(autocommit, [op for op in operations if op.phase == "before"])
     with engine.begin() as connection:
         _each(connection, [op for op in operations if op.phase == "transaction"])
-        connection.exec_driver_sql(_KEEP, (target.model_dump_json(exclude_none=True),))
+        row = {"id": 1, "schema": target.model_dump(mode="json", exclude_none=True)}
+        keep = insert(_KEPT).values(row)
+        connection.execute(keep.on_conflict_do_update(index_elements=["id"], set_=row))
     with engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         _each(autocommit, [op for op in operations if op.phase == "concurrent"])

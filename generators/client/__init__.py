@@ -46,6 +46,7 @@ from generators.client.shapes import (
     sortable,
     update_fields,
 )
+from hookfs.graph import incremental
 from policy.typescript import TypeScriptCompileError, function_name, project_rules
 from policy.typescript import typescript_module as policy_module
 
@@ -216,6 +217,7 @@ def _object(fields: Iterable[TsField]) -> str:
     return "{\n" + "\n".join(lines) + "\n}" if lines else "Record<string, never>"
 
 
+@incremental("client.types")
 def _entity_types(project: ir.Project, entity: ir.Entity) -> str:
     name, label = entity.name, entity.label.lower()
     parts = [f"// {name} {'-' * max(4, 86 - len(name))}"]
@@ -338,6 +340,7 @@ def _client(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
     )
 
 
+@incremental("client.functions")
 def _client_functions(project: ir.Project, entity: ir.Entity) -> str:
     ids, name, label = operation_ids(entity), entity.name, entity.label.lower()
     key = key_type(project, entity)
@@ -503,6 +506,7 @@ def _target(target: dict[str, object]) -> str:
     return "{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in target.items()) + " }"
 
 
+@incremental("client.hooks")
 def _entity_hooks(project: ir.Project, entity: ir.Entity) -> str:
     ids, name = operation_ids(entity), entity.name
     keys = f"queryKeys.{camel(name)}"

@@ -39,6 +39,7 @@ from generators.db.schema import (
 )
 from generators.db.sql_expr import to_sql
 from generators.db.system import system_schema
+from hookfs.graph import incremental
 
 MONEY_TYPE = "numeric(19, 4)"
 
@@ -62,15 +63,32 @@ _DEFAULT_CALLS = {"now": "now()", "today": "CURRENT_DATE", "uuid": "gen_random_u
 
 def lower_schema(project: ir.Project) -> Schema:
     """The whole database of `project`, in model order."""
+    tables: list[Table] = []
+    enums: list[EnumType] = []
+    indexes: list[Index] = []
+    for entity in project.entities:
+        table, its_enums, its_indexes = _entity_parts(project, entity)
+        tables.append(table)
+        enums += its_enums
+        indexes += its_indexes
     lowering = _Lowering(project)
-    tables = [lowering.entity_table(entity) for entity in project.entities]
     tables += [lowering.join_table(join) for join in project.join_tables]
     system_tables, system_indexes = system_schema(tables)  # the runtime's reframe_* tables
     return Schema(
-        enums=tuple(lowering.enums),
+        enums=(*enums, *lowering.enums),
         tables=(*tables, *system_tables),
-        indexes=(*lowering.indexes, *system_indexes),
+        indexes=(*indexes, *lowering.indexes, *system_indexes),
     )
+
+
+@incremental("db.table")
+def _entity_parts(
+    project: ir.Project, entity: ir.Entity
+) -> tuple[Table, list[EnumType], list[Index]]:
+    """An entity's table, with the enum types and indexes it brings."""
+    lowering = _Lowering(project)
+    table = lowering.entity_table(entity)
+    return table, lowering.enums, lowering.indexes
 
 
 def enum_type_name(table: str, column: str) -> str:

@@ -28,6 +28,7 @@ from generators.base import PROJECT_ORIGIN, Artifact
 from generators.ui.meta import entity_module, list_source, module_name
 from generators.ui.theme import theme_css
 from hookfs import vendor
+from hookfs.graph import incremental
 
 RUNTIME = resources.files("generators.ui").joinpath("runtime")
 #: Runtime files copied into every app, in this order (sorted: output is deterministic).
@@ -60,6 +61,7 @@ class UiGenerator:
         return artifacts
 
 
+@incremental("ui.entity")
 def _entity(project: ir.Project, entity: ir.Entity) -> Artifact:
     header = TS_HEADER.format(rule="ui.entity", what=f"how the UI shows {entity.name}")
     return Artifact(

@@ -1,0 +1,250 @@
+"""`gen dev` (issue 8): a full generate against an incremental one, and save to browser.
+
+Targets: on the 200-entity synthetic model, an incremental generate after a
+one-field change in under 5 % of a full one; a saved model shown in the open
+page in under 1 s.
+
+1. generate, in this process, on the synthetic model (bench/synthetic.py):
+   - full: an empty store (`.gen/` and `generated/` removed before, outside
+     the timing), so every node of the build graph runs;
+   - incremental: one field added to one entity (a different one each run)
+     in the same project, its store remembering the earlier builds: the
+     compile runs again (the model changed), the build graph reuses what did
+     not read the change, the mirror writes what changed.
+   The report gives the medians and their ratio, and how many graph nodes
+   ran and were reused.
+2. save to browser: `gen dev` in a subprocess on a copy of the invoices
+   example (and, with `--browser-entities N`, on the synthetic model), a
+   page open on a form in headless Chromium (Playwright); a field is added
+   to the model file and the time runs from the write to the new field's
+   label in the page (a MutationObserver in the page notes it; the page's
+   clock and ours are the machine's).
+
+    python -m bench.dev_speed [--entities 200] [--runs 5] [--saves 5]
+        [--browser-entities 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from bench.comparators.postgres import scratch_database, server_url
+from bench.compile_speed import calibration_seconds, cpu_model
+from bench.synthetic import write_synthetic_project
+from tests.browser import CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "invoices"
+GEN = Path(sys.executable).parent / "gen"
+TARGET_RATIO = 0.05
+TARGET_SAVE_MS = 1000.0
+PASSWORD = "correct horse battery"
+
+
+# 1. generate ---------------------------------------------------------------------------------
+
+
+def add_field(project: Path, serial: int) -> str:
+    """Add a text field to the `serial`-th entity of the synthetic model; return its name."""
+    files = sorted((project / "domain").glob("*.model.py"))
+    path = files[serial % len(files)]
+    text = path.read_text(encoding="utf-8")
+    starts = [m.start() for m in re.finditer(r"    fields=\{\n", text)]
+    at = starts[(serial // len(files)) % len(starts)] + len("    fields={\n")
+    path.write_text(
+        text[:at] + f'        "bench_{serial}": text(),\n' + text[at:], encoding="utf-8"
+    )
+    return path.name
+
+
+def measure_generate(entities: int, runs: int) -> dict[str, object]:
+    from generators.pipeline import generate
+
+    with tempfile.TemporaryDirectory(prefix="reframe-dev-bench-") as tmp:
+        project = write_synthetic_project(Path(tmp) / "project", entities)
+        generate(project)  # warm-up: imports, entry points (not counted)
+        full = []
+        for _ in range(runs):
+            shutil.rmtree(project / ".gen")
+            shutil.rmtree(project / "generated")
+            began = time.perf_counter()
+            built, _ = generate(project)
+            full.append(time.perf_counter() - began)
+        incremental, computed, reused, written = [], [], [], []
+        for serial in range(runs):
+            add_field(project, serial)
+            began = time.perf_counter()
+            built, report = generate(project)
+            incremental.append(time.perf_counter() - began)
+            computed.append(built.stats.computed)
+            reused.append(built.stats.reused)
+            written.append(len(report.mirror.written))
+    return {
+        "full": full,
+        "incremental": incremental,
+        "computed": computed,
+        "reused": reused,
+        "written": written,
+    }
+
+
+# 2. save to browser ----------------------------------------------------------------------------
+
+#: Notes, in the page, when a label with the text in `window.__rf_wanted` appears.
+LABEL_WATCH = """
+(() => {
+  const seen = () => {
+    const wanted = window.__rf_wanted;
+    if (!wanted) return;
+    for (const label of document.querySelectorAll("label")) {
+      if (label.textContent.trim().startsWith(wanted)) { window.__rf_seen = Date.now(); return; }
+    }
+  };
+  new MutationObserver(seen).observe(document, { childList: true, subtree: true });
+})();
+"""
+
+
+@contextmanager
+def dev_server(project: Path, database: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    from tests.test_api_uvicorn import free_port
+
+    port = free_port()
+    log = (project.parent / "dev.log").open("w")
+    server = subprocess.Popen(
+        [str(GEN), "--project", str(project), "dev", "--port", str(port), "--database", database],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                httpx.get(base + "/api/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((project.parent / "dev.log").read_text()) from None
+                time.sleep(0.2)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def measure_saves(project: Path, model: Path, anchor: str, form: str, saves: int) -> list[float]:
+    """Open `form` signed in, then add a field after `anchor` in `model` `saves` times."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("REFRAME_CHROMIUM") or shutil.which("chromium")
+    times = []
+    with (
+        scratch_database(server_url(), "dev") as database,
+        dev_server(project, database) as (
+            base,
+            _,
+        ),
+    ):
+        signup = {"email": "bench@dev.test", "password": PASSWORD, "tenant": "Bench"}
+        answer = httpx.post(f"{base}/api/auth/signup", json=signup, timeout=60)
+        assert answer.status_code == 201, answer.text
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            context.add_cookies(
+                [{"name": c.name, "value": c.value or "", "url": base} for c in answer.cookies.jar]
+            )
+            context.add_init_script(LABEL_WATCH)
+            page = context.new_page()
+            page.goto(base + form)
+            page.locator("form").first.wait_for(timeout=120_000)
+            for serial in range(saves):
+                name = f"Saved field {serial}"
+                page.evaluate(f"window.__rf_wanted = {name!r}; window.__rf_seen = 0")
+                text = model.read_text(encoding="utf-8")
+                line = f'        "saved_field_{serial}": text().label({name!r}),\n'
+                began = time.time() * 1000
+                model.write_text(text.replace(anchor, anchor + line, 1), encoding="utf-8")
+                page.wait_for_function("window.__rf_seen > 0", timeout=120_000)
+                times.append(page.evaluate("window.__rf_seen") - began)
+            browser.close()
+    return times
+
+
+def example_saves(saves: int) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="reframe-dev-bench-") as tmp:
+        project = Path(tmp) / "invoices"
+        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+        model = project / "domain" / "customers.model.py"
+        # Customer's form lists no fields: a new field shows in it.
+        anchor = '        "name": text().required().max_length(200),\n'
+        assert anchor in model.read_text()
+        return measure_saves(project, model, anchor, "/app/customers/new", saves)
+
+
+def synthetic_saves(entities: int, saves: int) -> list[float]:
+    with tempfile.TemporaryDirectory(prefix="reframe-dev-bench-") as tmp:
+        project = write_synthetic_project(Path(tmp) / "project", entities)
+        model = sorted((project / "domain").glob("*.model.py"))[0]
+        path = re.search(r'entity\(\n    "(\w+)",', model.read_text())
+        assert path is not None
+        form = f"/app/{path.group(1).lower()}s/new"
+        return measure_saves(project, model, "    fields={\n", form, saves)
+
+
+# Report ----------------------------------------------------------------------------------------
+
+
+def ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:,.0f} ms ({min(values) * 1000:,.0f}-{max(values) * 1000:,.0f})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--saves", type=int, default=5)
+    parser.add_argument("--browser-entities", type=int, default=0, help="also save to browser at N")
+    args = parser.parse_args(argv)
+    probe = calibration_seconds()
+    generated = measure_generate(args.entities, args.runs)
+    full, incremental = generated["full"], generated["incremental"]
+    assert isinstance(full, list) and isinstance(incremental, list)
+    ratio = statistics.median(incremental) / statistics.median(full)
+    print(f"Machine: {cpu_model()}, {os.cpu_count()} cores; probe {probe * 1000:.0f} ms")
+    print(f"\n{args.entities} entities, {args.runs} runs each (median, min-max):")
+    print(f"  full generate (empty store):            {ms(full)}")
+    print(f"  incremental, one field added:           {ms(incremental)}")
+    print(
+        f"    graph nodes run / reused per build:   {generated['computed']} / {generated['reused']}"
+    )
+    print(f"    files written per build:              {generated['written']}")
+    verdict = "met" if ratio < TARGET_RATIO else "NOT met"
+    print(f"  incremental / full: {ratio:.2f}x; target < {TARGET_RATIO:.2f}x: {verdict}")
+    saves = [t / 1000 for t in example_saves(args.saves)]
+    print(f"\nsave to browser, examples/invoices (gen dev, Chromium): {ms(saves)}")
+    verdict = "met" if statistics.median(saves) * 1000 < TARGET_SAVE_MS else "NOT met"
+    print(f"  target < {TARGET_SAVE_MS:.0f} ms: {verdict}")
+    if args.browser_entities:
+        big = [t / 1000 for t in synthetic_saves(args.browser_entities, args.saves)]
+        print(f"save to browser, {args.browser_entities} entities: {ms(big)}")
+
+
+if __name__ == "__main__":
+    main()

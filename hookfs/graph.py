@@ -1,0 +1,250 @@
+"""The incremental build graph: generator work remembered with what it read.
+
+A generator marks its per-entity work with `@incremental("rule")`: a function
+of `(project, entity, ...)`. While a build runs (`building(...)`), each call
+is a node of the graph. The first time, it runs against a view of the project
+that records what it reads: entities by name (`project.entity("Customer")`,
+the entity it was given), and project-wide parts (`project.app`, and
+`project.entities`, which is everything). The result is remembered with the
+content hash of each of those reads, under the node's name (rule, arguments)
+and the generators' code version. The next build reuses the result when every
+read still hashes the same, and runs the function again otherwise: a changed
+field of one entity recomputes the nodes that read that entity, not the rest.
+
+Results live in the hook store's memo table (so `gen generate` reuses them
+across runs, and `gen dev` keeps them in memory as well). The transpiled TSX
+that `gen serve` memoises there is the same graph's last layer: keyed by the
+hash of the source it was made from (hookfs/transpile.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+import pickle
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from compiler import ir
+from hookfs.store import HookStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Bump when what is remembered changes shape.
+FORMAT = 1
+#: The code a remembered result depends on besides the IR: generators and what they use.
+_CODE_FOLDERS = ("generators", "templates", "policy", "compiler/ir")
+_REPO = Path(__file__).resolve().parents[1]
+
+#: A read: ("entity", name) or ("project", attribute).
+Read = tuple[str, str]
+
+
+@dataclass
+class Stats:
+    """What a build did with its nodes."""
+
+    reused: int = 0
+    computed: int = 0
+    #: Rule and first argument of every node computed.
+    computed_nodes: list[str] = field(default_factory=list)
+
+
+class Memo:
+    """Where remembered results are kept: a dict, and the store's memo table when saved.
+
+    `gen dev` keeps one for the life of the process; `gen generate` reads the store's.
+    """
+
+    def __init__(self, store: HookStore | None = None) -> None:
+        self.store = store
+        self.kept: dict[str, bytes] = {}
+        self._unsaved: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        found = self.kept.get(key)
+        if found is None and self.store is not None:
+            found = self.store.memo_get(key)
+            if found is not None:
+                self.kept[key] = found
+        return found
+
+    def put(self, key: str, value: bytes) -> None:
+        self.kept[key] = value
+        self._unsaved[key] = value
+
+    def save(self) -> None:
+        """Write what was computed to the store, in one transaction (after a good build)."""
+        if self.store is not None and self._unsaved:
+            with contextlib.suppress(sqlite3.Error):  # a cache that cannot be written is skipped
+                self.store.memo_put_many(self._unsaved.items())
+        self._unsaved.clear()
+
+
+class Graph:
+    """One build's view of the remembered nodes, over one compiled project."""
+
+    def __init__(self, project: ir.Project, memo: Memo) -> None:
+        self.project = project
+        self.memo = memo
+        self.stats = Stats()
+        self._hashes: dict[Read, str] = {}
+        self._recording: list[set[Read]] = []
+
+    def hash_of(self, read: Read) -> str:
+        known = self._hashes.get(read)
+        if known is None:
+            known = self._hashes[read] = _hash(self.project, read)
+        return known
+
+    def call(self, rule: str, function: Callable[..., R], project: Any, args: tuple[Any, ...]) -> R:
+        if not self._ours(project):  # another project than this build's: no memo
+            return function(project, *args)
+        key = _key(rule, args)
+        reads = self._recording[-1] if self._recording else None
+        entity = args[0] if args and isinstance(args[0], ir.Entity) else None
+        if entity is not None and reads is not None:
+            reads.add(("entity", entity.name))
+        remembered = self.memo.get(key)
+        if remembered is not None:
+            found = self._still_valid(remembered)
+            if found is not None:
+                recorded, result = found
+                if reads is not None:
+                    reads.update(recorded)
+                self.stats.reused += 1
+                return result
+        own: set[Read] = {("entity", entity.name)} if entity is not None else set()
+        self._recording.append(own)
+        try:
+            result = function(_Recording(self.project, own), *args)
+        finally:
+            self._recording.pop()
+        if reads is not None:
+            reads.update(own)
+        stamped = {read: self.hash_of(read) for read in own}
+        self.memo.put(key, pickle.dumps((FORMAT, stamped, result), pickle.HIGHEST_PROTOCOL))
+        self.stats.computed += 1
+        self.stats.computed_nodes.append(f"{rule} {args[0].name if entity else ''}".strip())
+        return result
+
+    def _ours(self, project: Any) -> bool:
+        if isinstance(project, _Recording):
+            return project._project is self.project
+        return project is self.project
+
+    def _still_valid(self, remembered: bytes) -> tuple[set[Read], Any] | None:
+        try:
+            version, stamped, result = pickle.loads(remembered)
+        except Exception:  # an entry of another format or a broken one: compute again
+            return None
+        if version != FORMAT:
+            return None
+        for read, digest in stamped.items():
+            if self.hash_of(read) != digest:
+                return None
+        return set(stamped), result
+
+
+_current: contextvars.ContextVar[Graph | None] = contextvars.ContextVar("graph", default=None)
+
+
+@contextlib.contextmanager
+def building(graph: Graph) -> Iterator[Graph]:
+    """Make `graph` the one `@incremental` functions use while the block runs."""
+    token = _current.set(graph)
+    try:
+        yield graph
+    finally:
+        _current.reset(token)
+
+
+def incremental(rule: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Remember a generator function of `(project, entity, ...)` by what it reads.
+
+    Outside `building(...)` the function simply runs: generators stay pure functions.
+    Its result must be picklable, and depend only on its arguments and what it reads
+    of `project` (the IR is frozen; no other state).
+    """
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def remembered(*args: P.args, **kwargs: P.kwargs) -> R:
+            graph = _current.get()
+            if graph is None or kwargs or not args:
+                return function(*args, **kwargs)
+            project, rest = args[0], tuple(args[1:])
+            return graph.call(rule, function, project, rest)
+
+        return remembered
+
+    return decorate
+
+
+class _Recording:
+    """The project as a node reads it: every lookup is noted."""
+
+    def __init__(self, project: ir.Project, reads: set[Read]) -> None:
+        self._project = project
+        self._reads = reads
+
+    def entity(self, name: str) -> ir.Entity | None:
+        self._reads.add(("entity", name))
+        return self._project.entity(name)
+
+    def field(self, qualified: str) -> ir.FieldNode | None:
+        self._reads.add(("entity", qualified.partition(".")[0]))
+        return self._project.field(qualified)
+
+    def element(self, ref: str) -> ir.Entity | ir.FieldNode | None:
+        self._reads.add(("entity", ref.partition(".")[0]))
+        return self._project.element(ref)
+
+    def __getattr__(self, name: str) -> Any:
+        self._reads.add(("project", name))
+        return getattr(self._project, name)
+
+
+def _hash(project: ir.Project, read: Read) -> str:
+    kind, name = read
+    if kind == "entity":
+        found = project.entity(name)
+        return _digest(found.model_dump_json() if found else "<none>")
+    value = getattr(project, name)
+    if name == "entities":  # every entity, in order
+        return _digest("\0".join(_hash(project, ("entity", e.name)) for e in value))
+    if isinstance(value, tuple):
+        return _digest("\0".join(_dump(item) for item in value))
+    return _digest(_dump(value))
+
+
+def _dump(value: Any) -> str:
+    dump = getattr(value, "model_dump_json", None)
+    return dump() if dump is not None else repr(value)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(rule: str, args: tuple[Any, ...]) -> str:
+    named = [a.name if isinstance(a, ir.Entity) else repr(a) for a in args]
+    return _digest("\0".join(["graph", str(FORMAT), code_version(), rule, *named]))
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the generators' sources (and what they use): a new version recomputes all."""
+    digest = hashlib.sha256()
+    for folder in _CODE_FOLDERS:
+        for path in sorted((_REPO / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(_REPO).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,174 @@
+"""The incremental build graph (hookfs/graph.py): what a change recomputes and rewrites,
+and that a build reusing earlier results writes exactly what a build from nothing writes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.synthetic import write_synthetic_project
+from generators.pipeline import build, generate
+from hookfs.graph import Memo
+from hookfs.store import HookStore
+
+#: What the edits below insert: a field of each kind a model commonly gains.
+NEW_FIELDS = (
+    "text()",
+    "text().required().default('x')",
+    "integer().min(0)",
+    "money()",
+    "boolean().default(False)",
+    "date()",
+    'enum(["a", "b"])',
+    'ref("User").on_delete("set_null")',
+)
+
+
+def entity_block(text: str, name: str) -> tuple[int, int]:
+    """Where `entity("<name>", ...)` starts and ends in a synthetic model file."""
+    start = text.index(f'entity(\n    "{name}",')
+    return start, text.index("\n)\n", start)
+
+
+def edit(project: Path, name: str, change: str, argument: int) -> str:
+    """Change entity `name` in its file; return the file's relative path."""
+    for path in sorted((project / "domain").glob("*.model.py")):
+        text = path.read_text(encoding="utf-8")
+        if f'"{name}",' not in text:
+            continue
+        start, end = entity_block(text, name)
+        block = text[start:end]
+        if change == "add":
+            line = f'        "added_{argument}": {NEW_FIELDS[argument % len(NEW_FIELDS)]},\n'
+            block = block.replace("    fields={\n", "    fields={\n" + line, 1)
+        elif change == "name":  # its rows are named by it, where others show them too
+            line = '        "name": text().required().default("n"),\n'
+            if line not in block:
+                block = block.replace("    fields={\n", "    fields={\n" + line, 1)
+        elif change == "label":  # what a reference to it is called, elsewhere too
+            block = re.sub(
+                r'(doc="[^"]*",\n)', rf'\1    label="Thing {argument}",\n', block, count=1
+            )
+            block = re.sub(r'    label="Thing \d+",\n(    label=)', r"\1", block)
+        elif change == "length":
+            block = re.sub(r"max_length\(\d+\)", f"max_length({20 + argument})", block, count=1)
+        else:
+            block = re.sub(r'doc="[^"]*"', f'doc="Changed {argument}."', block, count=1)
+        path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+        return path.relative_to(project).as_posix()
+    raise AssertionError(f"no entity {name}")
+
+
+def files_of(project: Path) -> dict[str, bytes]:
+    root = project / "generated"
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = write_synthetic_project(tmp_path_factory.mktemp("graph") / "small", 24, seed=3)
+    generate(project)
+    return project
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=23),
+            st.sampled_from(["add", "length", "doc", "label", "name"]),
+            st.integers(min_value=0, max_value=999),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_build_reusing_results_writes_what_a_build_from_nothing_writes(
+    small: Path, edits: list[tuple[int, str, int]]
+) -> None:
+    names = [m for m in re.findall(r'entity\(\n    "(\w+)",', _model_text(small))]
+    for index, change, argument in edits:
+        edit(small, names[index], change, argument)
+        generate(small)  # reuses what the store remembers
+    incremental = files_of(small)
+    from_nothing = build(small, Memo())  # nothing remembered: every node runs
+    assert {a.path: a.content for a in from_nothing.artifacts} == incremental
+    assert from_nothing.stats.reused == 0
+
+
+def _json(entity: object) -> str:
+    dump = getattr(entity, "model_dump_json", None)
+    return dump() if dump else ""
+
+
+def _model_text(project: Path) -> str:
+    return "".join(p.read_text() for p in sorted((project / "domain").glob("*.model.py")))
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = write_synthetic_project(tmp_path_factory.mktemp("graph") / "large", 200)
+    generate(project)
+    return project
+
+
+def test_one_field_of_one_entity_rewrites_only_what_derives_from_it(large: Path) -> None:
+    with HookStore.open(large) as store:
+        unchanged = build(large, Memo(store))
+    assert unchanged.stats.computed == 0  # nothing changed: every node is reused
+    before = files_of(large)
+
+    edit(large, "Customer0060", "add", 0)
+    built, report = generate(large)
+
+    # The files that changed: those of Customer0060 and the ones of every entity.
+    assert sorted(report.mirror.written) == [
+        "api/schemas.py",
+        "client/types.ts",
+        "db/schema.postgres.sql",
+        "db/tables.py",
+        "ir.json",
+        "trace.json",
+        "ui/entities/customer0060.ts",
+        "ui/prefetch.ts",  # the new field is a column of its default list
+    ]
+    after = files_of(large)
+    assert {p for p in after if after[p] != before.get(p)} == set(report.mirror.written)
+    with HookStore.open(large) as store:
+        head = store.head()
+        assert head is not None
+        origins = {e.path: e.headers.get("x-origins", "") for e in store.files(head.id)}
+    for path in report.mirror.written:
+        assert "Customer0060" in origins[path].split() or path in ("ir.json", "trace.json")
+
+    # What was computed again: nodes of the entities whose IR changed (Customer0060, and
+    # the ones below it in its file, whose source lines moved) and of those that read one.
+    readers = {node.split()[1] for node in built.stats.computed_nodes if len(node.split()) == 2}
+    assert "Customer0060" in readers
+    model = built.project
+    changed = model.entity("Customer0060")
+    assert changed is not None
+    old = unchanged.project
+    moved = {e.name for e in model.entities if e.model_dump_json() != _json(old.entity(e.name))}
+    assert "Customer0060" in moved and len(moved) < 25
+    for name in readers - moved:
+        text = _json(model.entity(name))
+        assert any(f'"{m}"' in text for m in moved), f"{name} read none of {sorted(moved)}"
+    assert built.stats.reused > 4 * built.stats.computed
+
+
+def test_a_copy_of_a_project_reuses_nothing_it_did_not_compute(tmp_path: Path, large: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(large / "domain", copy / "domain")
+    shutil.copy(large / "gen.toml", copy / "gen.toml")
+    built, _ = generate(copy)  # its own store: empty
+    assert built.stats.reused == 0 and built.stats.computed > 0
