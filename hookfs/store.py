@@ -59,7 +59,9 @@ _MEMO_SCHEMA = """
 CREATE TABLE IF NOT EXISTS memo (
     key TEXT PRIMARY KEY,
     blob TEXT NOT NULL REFERENCES blobs(hash)
-)
+);
+CREATE INDEX IF NOT EXISTS memo_by_blob ON memo (blob);
+CREATE INDEX IF NOT EXISTS files_by_blob ON files (blob);
 """
 
 
@@ -259,13 +261,21 @@ class HookStore:
         self.memo_put_many([(key, data)])
 
     def memo_put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
-        """Remember each `(key, data)`, all in one transaction."""
+        """Remember each `(key, data)`, all in one transaction.
+
+        What a key held before is deleted when nothing else uses it: a build graph node
+        computed again replaces its result, and the store does not grow with each save.
+        """
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            replaced: set[str] = set()
             for key, data in items:
                 raw = bytes(data)
                 blob = hashlib.sha256(raw).hexdigest()
+                before = conn.execute("SELECT blob FROM memo WHERE key = ?", (key,)).fetchone()
+                if before is not None and before[0] != blob:
+                    replaced.add(before[0])
                 conn.execute(
                     "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
                     (blob, len(raw), raw),
@@ -275,6 +285,12 @@ class HookStore:
                     " ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
                     (key, blob),
                 )
+            conn.executemany(
+                "DELETE FROM blobs WHERE hash = ?"
+                " AND NOT EXISTS (SELECT 1 FROM memo WHERE blob = blobs.hash)"
+                " AND NOT EXISTS (SELECT 1 FROM files WHERE blob = blobs.hash)",
+                [(old,) for old in replaced],
+            )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -369,7 +385,9 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        conn.execute(_MEMO_SCHEMA)
+        for statement in _MEMO_SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -172,3 +172,24 @@ def test_a_copy_of_a_project_reuses_nothing_it_did_not_compute(tmp_path: Path, l
     shutil.copy(large / "gen.toml", copy / "gen.toml")
     built, _ = generate(copy)  # its own store: empty
     assert built.stats.reused == 0 and built.stats.computed > 0
+
+
+def test_a_node_computed_again_replaces_its_result_in_the_store(small: Path) -> None:
+    def memo_size() -> tuple[int, int]:
+        with HookStore.open(small) as store:
+            conn = store._conn
+            rows = conn.execute("SELECT COUNT(*) FROM memo").fetchone()[0]
+            orphans = conn.execute(
+                "SELECT COUNT(*) FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM memo WHERE blob = b.hash)"
+                " AND NOT EXISTS (SELECT 1 FROM files WHERE blob = b.hash)"
+            ).fetchone()[0]
+        return rows, orphans
+
+    generate(small)
+    rows, _ = memo_size()
+    for serial in range(3):
+        edit(small, "Order0000", "doc", 5000 + serial)
+        built, _ = generate(small)
+        assert built.stats.computed > 0
+    # The same nodes, new results: no more entries, and none of the old results left over.
+    assert memo_size() == (rows, 0)
