@@ -115,6 +115,8 @@ class DevServer:
         #: The model of the snapshot being served.
         self._served: ir.Project | None = None
         self._rebuild_lock = threading.Lock()
+        #: The last build's model error, as sent to the pages; None after a good build.
+        self._error: dict[str, Any] | None = None
 
     # -- the app -----------------------------------------------------------------
 
@@ -140,6 +142,8 @@ class DevServer:
         except ServeError as exc:  # nothing to serve: say why the build failed too
             raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
         assert self._served is not None
+        if self._error is not None:  # the pages that connect are to see why it is not new
+            self.events.publish(self._error)
         if prepared.schema_note == EMPTY_DATABASE_NOTE or previous is None:
             note = self._follow(self._served, self._served)  # it is at this model: keep that
         else:
@@ -184,16 +188,21 @@ class DevServer:
         try:
             built, report = generate(self.root, "gen dev")
         except CompileError as exc:
-            errors = [d.as_json() for d in exc.diagnostics]
-            self.events.publish({"type": "error", "errors": errors})
+            self._failed([d.as_json() for d in exc.diagnostics])
             return Change(False, (exc.render(), "still serving the last good snapshot")), None
         except (GeneratorError, StoreError) as exc:
-            error = {"file": "", "line": 0, "code": "generate", "message": str(exc), "hint": ""}
-            self.events.publish({"type": "error", "errors": [error]})
+            self._failed(
+                [{"file": "", "line": 0, "code": "generate", "message": str(exc), "hint": ""}]
+            )
             return Change(False, (str(exc), "still serving the last good snapshot")), None
+        self._error = None
         written = report.mirror.written + report.mirror.removed
         line = f"snapshot {report.snapshot.id}: {len(written)} file(s) changed"
         return Change(True, (line,)), built.project
+
+    def _failed(self, errors: list[dict[str, object]]) -> None:
+        self._error = {"type": "error", "errors": errors}
+        self.events.publish(self._error)
 
     def _serve(self) -> Prepared:
         """Serve the store's latest snapshot, and tell the pages what changed."""

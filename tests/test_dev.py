@@ -204,3 +204,34 @@ def test_the_inspector_says_where_a_widget_comes_from_and_an_override_shows_on_s
     page.get_by_role("button", name="Inspect").click()
     expect(panel).to_be_hidden()
     expect(page.locator("body.rf-inspecting")).to_have_count(0)
+
+
+def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
+    tmp_path: Path, fresh_db: str
+) -> None:
+    from starlette.testclient import TestClient
+
+    from generators.pipeline import generate
+    from runtime.dev import DevServer
+
+    project = tmp_path / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    generate(project)  # a good snapshot
+    model = project / INVOICES
+    good = model.read_text(encoding="utf-8")
+    model.write_text(good.replace(DUE_DATE, DUE_DATE + '        "x": ref("Nowhere"),\n'))
+    said: list[str] = []
+    server = DevServer(project, fresh_db, say=said.append)
+    started = server.start()
+    assert not started.ok
+    assert "domain/invoices.model.py" in started.lines[0] and "Nowhere" in started.lines[0]
+    assert server.events.current["type"] == "error"  # what a page that connects is told
+    with TestClient(server) as client:
+        assert client.get("/api/openapi.json").status_code == 200  # the last good API
+        assert 'name="reframe-dev"' in client.get("/app/").text
+    model.write_text(good)
+    change = server.changed([model])
+    assert change is not None and change.ok
+    assert server.events.current["type"] == "update"
