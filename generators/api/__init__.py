@@ -167,6 +167,12 @@ def _entity_shapes(project: ir.Project, entity: ir.Entity) -> tuple[list[str], l
     names: list[str] = []
     shapes = [
         (
+            class_name(entity, "Row"),
+            f"A {label} as it is included in another row: its refs are keys.",
+            read_attributes(project, entity, embedded=True),
+            False,
+        ),
+        (
             class_name(entity, "Read"),
             f"A {label} as the API returns it.",
             read_attributes(project, entity),

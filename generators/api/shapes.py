@@ -160,18 +160,28 @@ def _number(value: object) -> str:
     return f'Decimal("{text}")' if "." in text else text
 
 
-def read_attributes(project: ir.Project, entity: ir.Entity) -> list[Attribute]:
+def read_attributes(
+    project: ir.Project, entity: ir.Entity, embedded: bool = False
+) -> list[Attribute]:
+    """A row's attributes: a ref is its key or, included, the target's Row; a list of related
+    rows is there when included.
+
+    `embedded`: as a row is when included in another (`<Entity>Row`): includes go one level
+    deep, so its refs are keys and it has no lists. Typing includes with these flat rows
+    keeps each schema to the entity and its neighbours, not the whole model.
+    """
     found = []
     for field in entity.fields:
         t = field.type
         required = field.visible_to is None
         if isinstance(t, ir.OneToManyType | ir.ManyToManyType):
-            annotation = f"list[{class_name(_entity(project, t.target), 'Read')}]"
-            found.append(Attribute(field.name, annotation, (), False, field.help))
+            if not embedded:
+                annotation = f"list[{class_name(_entity(project, t.target), 'Row')}]"
+                found.append(Attribute(field.name, annotation, (), False, field.help))
             continue
         annotation = value_type(project, field, read=True)
-        if isinstance(t, ir.RefType):
-            annotation += f" | {class_name(_entity(project, t.target), 'Read')}"
+        if isinstance(t, ir.RefType) and not embedded:
+            annotation += f" | {class_name(_entity(project, t.target), 'Row')}"
         if field.nullable:
             annotation += " | None"
         found.append(Attribute(field.name, annotation, (), required, field.help))

@@ -107,7 +107,7 @@ def _check_names(project: ir.Project) -> None:
     for entity in project.entities:
         names = [entity.name] + [
             f"{entity.name}{k}"
-            for k in ("Read", "Create", "Update", "Included", "Include", "With", "Filter",
+            for k in ("Row", "Read", "Create", "Update", "Included", "Include", "With", "Filter",
                       "FilterFields", "SortKey", "SortField", "ListParams", "ActionInputs")
         ]  # fmt: skip
         names += [enum_alias(entity, f) for f in entity.fields if enum_values(f) is not None]
@@ -233,6 +233,8 @@ def _entity_types(project: ir.Project, entity: ir.Entity) -> str:
     parts += [
         f"/** {doc}As the API returns it without `include`: refs are keys. */\n"
         f"export type {name} = {_object(row_fields(project, entity))};",
+        f"/** The OpenAPI {name}Row: {_a(label)} as it is included in another row. */\n"
+        f"export type {name}Row = {name};",
         f"/** The OpenAPI {name}Read: {_a(label)} with any includes (a ref: key or row). */\n"
         f"export type {name}Read = {_object(read_fields(project, entity))};",
         f"/** What creating {_a(label)} takes. */\n"
