@@ -497,6 +497,7 @@ def dev(obj: _Context, database: str | None, port: int, host: str) -> None:
     watcher = threading.Thread(target=server.watch, args=(stop,), name="gen-dev-watch", daemon=True)
     watcher.start()
     try:
-        uvicorn.run(server, host=host, port=port, log_level="warning")
+        # A limit, so that no open page (its event stream) can hold Ctrl-C for long.
+        uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
     finally:
         stop.set()

@@ -33,14 +33,14 @@ from compiler.diagnostics import CompileError
 from generators.pipeline import generate
 from generators.registry import GeneratorError
 from hookfs.store import StoreError
-from hookfs.web import OVERRIDE_MODULES, snapshot_version
+from hookfs.web import OVERRIDE_MODULES, OVERRIDES_DIR, snapshot_version
 from runtime.dev_database import DevDatabaseError, follow_model
 from runtime.serve import EMPTY_DATABASE_NOTE, Prepared, ServeError, prepare, snapshot_files
 
 EVENTS_PATH = "/_dev/events"
 #: What is watched, relative to the project; a change elsewhere is not the model's.
 WATCHED = ("domain", "policies", "ui", "gen.toml")
-OVERRIDES = "ui/overrides/"
+OVERRIDES = OVERRIDES_DIR + "/"
 #: Sent now and then so that proxies and the browser keep the stream open.
 KEEPALIVE_SECONDS = 15.0
 
@@ -78,7 +78,8 @@ class Events:
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._queues.add(queue)
-            first = dict(self.current)
+            # What the page loaded is this state: it needs no list of what changed.
+            first = {k: v for k, v in self.current.items() if k != "changed"}
         first["connected"] = True
 
         async def body() -> Any:

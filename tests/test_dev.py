@@ -42,6 +42,7 @@ class Dev:
     project: Path
     url: str
     log: Path
+    process: subprocess.Popen[str]
 
     def edit(self, relative: str, *changes: tuple[str, str]) -> None:
         """Replace each (old, new) once, and save the file once, as an editor does."""
@@ -86,7 +87,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Iterator
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base, server)
-        yield Dev(base, project, url, log_path)
+        yield Dev(base, project, url, log_path, server)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -235,3 +236,18 @@ def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
     change = server.changed([model])
     assert change is not None and change.ok
     assert server.events.current["type"] == "update"
+
+
+def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
+    """Last in this module: it stops the module's `gen dev`."""
+    import signal
+
+    import httpx
+
+    with httpx.stream("GET", f"{dev.base}/_dev/events", timeout=30) as events:
+        first = next(events.iter_lines())
+        assert first.startswith("data: ") and '"connected": true' in first
+        began = time.monotonic()
+        dev.process.send_signal(signal.SIGINT)
+        dev.process.wait(timeout=15)
+    assert time.monotonic() - began < 10
