@@ -263,7 +263,7 @@ def _routes(project: ir.Project, entity: ir.Entity) -> Artifact:
         "from runtime.api.problems import PROBLEMS\n\n"
         f"{_import('..schemas', imported)}\n"
         f'ENTITY = "{entity.name}"\n'
-        f'router = APIRouter(prefix="/{entity.path}", tags=[{py_str(entity.label_plural)}])'
+        f'router = APIRouter(prefix="{entity.api_path}", tags=[{py_str(entity.label_plural)}])'
     )
     out.add(
         f'\n\n@router.get(\n    "",\n    operation_id="{ids["list"]}",\n    response_model={page},\n'

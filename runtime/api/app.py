@@ -69,9 +69,12 @@ def create_app(
     api = APIRouter(prefix="/api")
     api.include_router(auth_router(model))
     api.include_router(audit_router())
-    for router in routers:
-        api.include_router(router)
     app.include_router(api)
+    # The entities' routers carry their full prefix (`/api/invoices`): their routes are
+    # taken as they are. `include_router` would build each route again, twice through
+    # `api`: most of the time a 200-entity API took to load.
+    for router in routers:
+        app.router.routes.extend(router.routes)
     _document(app)
     return app
 
