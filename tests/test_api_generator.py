@@ -32,6 +32,8 @@ def test_the_example_schemas_and_invoice_routes_are_pinned(
     artifacts: dict[str, Artifact], snapshot: SnapshotAssertion
 ) -> None:
     assert artifacts["api/schemas.py"].content.decode() == snapshot(name="schemas")
+    assert artifacts["api/rows/invoice.py"].content.decode() == snapshot(name="invoice_row")
+    assert artifacts["api/shapes/invoice.py"].content.decode() == snapshot(name="invoice_shapes")
     assert artifacts["api/routes/invoice.py"].content.decode() == snapshot(name="invoice_routes")
     assert artifacts["api/app.py"].content.decode() == snapshot(name="app")
 
@@ -95,8 +97,12 @@ def test_every_entity_has_a_router_with_stable_operation_ids(
 
 
 def test_each_schema_class_is_traced_to_its_entity(artifacts: dict[str, Artifact]) -> None:
-    schemas = artifacts["api/schemas.py"]
-    lines = schemas.content.decode().splitlines()
+    shapes = artifacts["api/shapes/invoice.py"]
+    assert shapes.origins == ("Invoice",)
+    lines = shapes.content.decode().splitlines()
     start = lines.index("class InvoiceCreate(BaseModel):") + 1
-    owner = [r.origin for r in schemas.regions if r.start <= start <= r.end]
+    owner = [r.origin for r in shapes.regions if r.start <= start <= r.end]
     assert owner == ["Invoice"]
+    # The facade re-exports every entity's shapes under their one name.
+    facade = artifacts["api/schemas.py"].content.decode()
+    assert "from .shapes.invoice import (" in facade and '"InvoiceCreate",' in facade

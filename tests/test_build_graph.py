@@ -132,7 +132,8 @@ def test_one_field_of_one_entity_rewrites_only_what_derives_from_it(large: Path)
 
     # The files that changed: those of Customer0060 and the ones of every entity.
     assert sorted(report.mirror.written) == [
-        "api/schemas.py",
+        "api/rows/customer0060.py",
+        "api/shapes/customer0060.py",
         "client/types.ts",
         "db/schema.postgres.sql",
         "db/tables.py",

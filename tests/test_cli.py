@@ -39,9 +39,9 @@ def test_init_then_check_then_generate(tmp_path: Path) -> None:
     assert check.exit_code == 0 and "ok: 1 entity" in check.output
     generated = gen("generate", cwd=target / "domain")  # found from a subfolder
     assert generated.exit_code == 0, generated.output
-    assert "new snapshot 1: 53 written, 0 unchanged" in generated.output
+    assert "new snapshot 1: 61 written, 0 unchanged" in generated.output
     again = gen("generate", cwd=target)
-    assert "no model change, snapshot 1: 0 written, 53 unchanged" in again.output
+    assert "no model change, snapshot 1: 0 written, 61 unchanged" in again.output
 
 
 def test_init_refuses_a_folder_with_content(tmp_path: Path) -> None:

@@ -42,7 +42,11 @@ def test_generate_twice_is_byte_identical_and_reports_unchanged(example_copy: Pa
     assert second.mirror.written == () and second.mirror.removed == ()
     assert set(second.mirror.unchanged) == set(files)
     entities = compile_project(example_copy).project.entities
-    routes = {f"api/routes/{entity.table}.py" for entity in entities}
+    routes = {
+        f"api/{kind}/{entity.table}.py"
+        for entity in entities
+        for kind in ("routes", "rows", "shapes")
+    }
     ui = {f"ui/entities/{entity.table}.ts" for entity in entities} | {
         f"ui/runtime/{name}" for name in RUNTIME_FILES
     }
@@ -92,7 +96,7 @@ def test_a_model_change_makes_a_new_snapshot_with_its_parent(example_copy: Path)
     # The IR, the DDL, the tables, the API's Create/Update shapes and the UI's checks of
     # Product change; no line moved, so the trace stays byte-identical.
     assert second.mirror.written == (
-        "api/schemas.py",
+        "api/shapes/product.py",
         "db/schema.postgres.sql",
         "db/tables.py",
         "ir.json",

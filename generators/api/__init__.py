@@ -47,6 +47,8 @@ class ApiGenerator:
             _package("api/__init__.py"),
             _package("api/routes/__init__.py", routes=project),
         ]
+        for entity in project.entities:
+            artifacts += _shape_modules(project, entity)
         artifacts.append(_schemas(project))
         artifacts += [_routes(project, entity) for entity in project.entities]
         artifacts.append(_app(project))
@@ -132,29 +134,115 @@ def _model(name: str, doc: str, attributes: Iterable[Attribute], forbid_extra: b
 
 
 def _schemas(project: ir.Project) -> Artifact:
-    """The classes first, then the imports of exactly the names they use above them."""
+    """api/schemas.py: every entity's shapes under one module name, for whoever wants them."""
+    lines = [
+        HEADER.format(rule="api.schemas", what="every entity's request and response shapes"),
+        "\nfrom __future__ import annotations\n\n",
+    ]
+    exported: list[str] = []
+    rows, shapes = [], []
+    for entity in sorted(project.entities, key=lambda e: e.table):
+        row, names = _entity_shape_names(project, entity)
+        rows.append(_import(f".rows.{entity.table}", [row]))
+        shapes.append(_import(f".shapes.{entity.table}", sorted(names)))
+        exported += [row, *names]
+    lines += rows + shapes
+    lines.append("\n__all__ = [\n" + "".join(f'    "{n}",\n' for n in sorted(exported)) + "]\n")
+    return Artifact(
+        path="api/schemas.py",
+        content="".join(lines).encode(),
+        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
+        rule="api.schemas",
+        reason="re-exports the shapes of every entity (api/rows/, api/shapes/) by one name",
+    )
+
+
+def _entity_shape_names(project: ir.Project, entity: ir.Entity) -> tuple[str, list[str]]:
+    """The Row class of `entity`, and the names api/shapes/<table>.py defines."""
+    inputs = [action_input_name(entity, a) for a in entity.actions if a.inputs]
+    kinds = ("Read", "Create", "Update", "Page")
+    return class_name(entity, "Row"), [class_name(entity, k) for k in kinds] + inputs
+
+
+@incremental("api.shape_modules")
+def _shape_modules(project: ir.Project, entity: ir.Entity) -> list[Artifact]:
+    """api/rows/<table>.py (how others include the entity) and api/shapes/<table>.py.
+
+    One module per entity and kind, so that a changed entity changes its own modules and
+    the shapes of those that include it, and `gen dev` reloads just those.
+    """
+    chunks, names = _entity_shapes(project, entity)
+    row_chunk, shape_chunks = chunks[0], chunks[1:]
+    rows = _module(
+        f"api/rows/{entity.table}.py",
+        "api.rows",
+        f"how {_a(entity.label.lower())} is included in another row",
+        [row_chunk],
+        [names[0]],
+        entity,
+        [],
+    )
+    relative = [
+        _import(f"..rows.{_table(project, name)}", [f"{name}Row"])
+        for name in sorted(_relation_targets(entity))
+    ]
+    shapes = _module(
+        f"api/shapes/{entity.table}.py",
+        "api.shapes",
+        f"the request and response shapes of {entity.name}",
+        shape_chunks,
+        names[1:],
+        entity,
+        relative,
+    )
+    return [rows, shapes]
+
+
+def _relation_targets(entity: ir.Entity) -> set[str]:
+    """The entities whose Row the entity's Read includes."""
+    return {
+        field.type.target
+        for field in entity.fields
+        if isinstance(field.type, ir.RefType | ir.OneToManyType | ir.ManyToManyType)
+    }
+
+
+def _table(project: ir.Project, name: str) -> str:
+    found = project.entity(name)
+    assert found is not None, f"unresolved entity {name}"
+    return found.table
+
+
+def _module(
+    path: str,
+    rule: str,
+    what: str,
+    chunks: list[str],
+    names: list[str],
+    entity: ir.Entity,
+    relative: list[str],
+) -> Artifact:
+    """A module of shape classes: header, the imports the classes use, the classes."""
     out = _Lines()
-    names: list[str] = []
-    for entity in project.entities:
-        chunks, named = _entity_shapes(project, entity)
-        for chunk in chunks:
-            out.add("\n")
-            out.add(chunk, entity.name)
-        names += named
+    for chunk in chunks:
+        out.add("\n")
+        out.add(chunk, entity.name)
     out.add("\n")
     out.add("".join(f"{name}.model_rebuild()\n" for name in names).rstrip("\n"))
     body = out.text()
     head = _Lines()
-    head.add(HEADER.format(rule="api.schemas", what="request and response shapes"))
+    head.add(HEADER.format(rule=rule, what=what))
     head.add(_schema_imports(set(re.findall(r"\w+", body))))
+    if relative:
+        head.add("\n" + "".join(relative).rstrip("\n"))
     offset = head.text().count("\n")
     out.regions = [Region(r.start + offset, r.end + offset, r.origin) for r in out.regions]
     return Artifact(
-        path="api/schemas.py",
+        path=path,
         content=(head.text() + body).encode(),
-        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
-        rule="api.schemas",
-        reason="Read, Create, Update and Page shapes of every entity, and action inputs",
+        origins=(entity.name,),
+        rule=rule,
+        reason=f"{what}: one module per entity, so that a change reloads only what it touched",
         regions=tuple(out.regions),
     )
 
@@ -220,7 +308,7 @@ def _entity_shapes(project: ir.Project, entity: ir.Entity) -> tuple[list[str], l
 
 
 def _schema_imports(used: set[str]) -> str:
-    """The imports of api/schemas.py: only the names its classes use."""
+    """The imports of a module of shapes: only the names its classes use."""
     groups = [
         ("datetime", ["date", "datetime"]),
         ("decimal", ["Decimal"]),
@@ -233,7 +321,8 @@ def _schema_imports(used: set[str]) -> str:
         for m, names in groups
         if used & set(names)
     ]
-    lines += ["", "from pydantic import BaseModel, ConfigDict, Field"]
+    pydantic: list[str] = [n for n in ("BaseModel", "ConfigDict", "Field") if n in used]
+    lines += ["", _import("pydantic", pydantic).rstrip("\n")]
     shared: list[str] = [n for n in ("Email", "Json", "PolyRef", "Text", "Url") if n in used]
     if shared:
         lines += ["", _import("runtime.api.shapes", shared).rstrip("\n")]
@@ -261,7 +350,7 @@ def _routes(project: ir.Project, entity: ir.Entity) -> Artifact:
         "from runtime.api import endpoints\n"
         "from runtime.api.endpoints import LIST_PARAMETERS, Caller\n"
         "from runtime.api.problems import PROBLEMS\n\n"
-        f"{_import('..schemas', imported)}\n"
+        f"{_import(f'..shapes.{entity.table}', imported)}\n"
         f'ENTITY = "{entity.name}"\n'
         f'router = APIRouter(prefix="{entity.api_path}", tags=[{py_str(entity.label_plural)}])'
     )
