@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -373,10 +374,12 @@ class HookStore:
 def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
     """Check the schema version, switch to WAL and create the schema if new."""
     # Check before anything writes, so a newer store is never touched.
-    _check_version(conn, db_path)
+    version = _check_version(conn, db_path)
     # WAL lets a server read while the CLI commits.
-    conn.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(conn)
     conn.execute("PRAGMA foreign_keys=ON")
+    if version == SCHEMA_VERSION and _has_memo_schema(conn):
+        return  # the usual open: nothing to write, no write lock taken
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Re-check under the lock: another process may have created it meanwhile.
@@ -393,6 +396,25 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, once per store; connections opening a new store at once may find it busy."""
+    for _ in range(100):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)
+    conn.execute("PRAGMA journal_mode=WAL")  # still busy after 5 s: let it say so
+
+
+def _has_memo_schema(conn: sqlite3.Connection) -> bool:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    return {"memo", "memo_by_blob", "files_by_blob"} <= names
 
 
 def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:

@@ -208,7 +208,7 @@ class DevServer:
     def _serve(self) -> Prepared:
         """Serve the store's latest snapshot, and tell the pages what changed."""
         before = self._prepared.files if self._prepared else {}
-        prepared = prepare(self.root, self.url, dev_events=EVENTS_PATH)
+        prepared = prepare(self.root, self.url, dev_events=EVENTS_PATH, previous=self._prepared)
         self._prepared = prepared
         self._served = ir.Project.model_validate_json(prepared.files["ir.json"])
         changed = sorted(

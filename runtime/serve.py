@@ -12,6 +12,7 @@ anything else is left alone, with a warning when it may not match the model.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,17 +64,26 @@ def snapshot_files(project_root: Path, version: int | None) -> tuple[Snapshot, d
 
 
 def prepare(
-    project_root: Path, url: str, version: int | None = None, dev_events: str | None = None
+    project_root: Path,
+    url: str,
+    version: int | None = None,
+    dev_events: str | None = None,
+    previous: Prepared | None = None,
 ) -> Prepared:
     """Mount the snapshot, bring the schema up to date, import the app.
 
     `dev_events`: `gen dev`'s event stream, for the page to follow (hookfs/web.py).
+    `previous`: the app served so far (`gen dev`): its modules that did not change are
+    reused, not imported again (runtime/hook_import.py).
     """
     snapshot, files = snapshot_files(project_root, version)
     note = _schema(project_root, url, files)
-    package = f"reframe_hook_{snapshot.id}"
+    if previous is not None and previous.snapshot.id == snapshot.id:
+        return dataclasses.replace(previous, schema_note=note)  # the app being served is it
+    package = _package(snapshot)
     hook_import.unmount(package)
-    hook_import.mount(package, files)
+    reuse = _package(previous.snapshot) if previous is not None else None
+    hook_import.mount(package, files, reuse_from=reuse)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REFRAME_PROJECT", str(project_root))
     module = __import__(f"{package}.api.app", fromlist=["app"])
@@ -81,6 +91,10 @@ def prepare(
     ui = ui_routes(files, project_root, Transpiler(project_root), dev_events)
     module.app.router.routes.extend(ui)
     return Prepared(snapshot, module.app, note, files)
+
+
+def _package(snapshot: Snapshot) -> str:
+    return f"reframe_hook_{snapshot.id}"
 
 
 def _schema(project_root: Path, url: str, files: dict[str, bytes]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -85,3 +86,36 @@ def test_mounted_files_import_as_packages_and_read_as_data() -> None:
         assert str(module.HERE).startswith(str(root))
     finally:
         hook_import.unmount("reframe_hook_test")
+
+
+def test_a_new_mount_reuses_the_unchanged_modules_of_the_previous_one() -> None:
+    """`gen dev`'s reload: what changed, and what imports it, is run again; the rest is kept."""
+    files = {
+        "api/__init__.py": b"",
+        "api/rows/__init__.py": b"",
+        "api/rows/a.py": b"class ARow:\n    version = 1\n",
+        "api/rows/b.py": b"class BRow:\n    version = 1\n",
+        "api/shapes/__init__.py": b"",
+        "api/shapes/a.py": b"from ..rows.a import ARow\n\nclass ARead:\n    row = ARow\n",
+        "api/shapes/b.py": b"from ..rows.b import BRow\n\nclass BRead:\n    row = BRow\n",
+        "api/app.py": b"from .shapes import a, b\n\nSHAPES = (a.ARead, b.BRead)\n",
+    }
+    old, new = "reframe_hook_reuse_1", "reframe_hook_reuse_2"
+    hook_import.mount(old, files)
+    try:
+        before = importlib.import_module(f"{old}.api.app")
+        changed = {**files, "api/rows/a.py": b"class ARow:\n    version = 2\n"}
+        hook_import.mount(new, changed, reuse_from=old)
+        after = importlib.import_module(f"{new}.api.app")
+        a_read, b_read = after.SHAPES
+        assert a_read.row.version == 2  # the changed module and the one importing it: new
+        assert a_read is not before.SHAPES[0]
+        assert b_read is before.SHAPES[1]  # untouched: the very same class, not run again
+        assert after is not before  # app.py imports a changed module: run again
+        assert hook_import.reusable_modules(files, changed, hook_import.loaded(old)) == {
+            "api.rows.b",
+            "api.shapes.b",
+        }
+    finally:
+        hook_import.unmount(new)
+        hook_import.unmount(old)
