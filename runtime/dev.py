@@ -172,7 +172,7 @@ class DevServer:
                 return built
             # The database first, so that the reloaded API finds the columns it asks for.
             note = self._follow(self._served, project) if self._served is not None else ""
-            self._serve()
+            self._serve(project)
             took = f"{(time.perf_counter() - began) * 1000:.0f} ms"
             return Change(True, (*built.lines, note, f"reloaded in {took}"))
 
@@ -205,12 +205,15 @@ class DevServer:
         self._error = {"type": "error", "errors": errors}
         self.events.publish(self._error)
 
-    def _serve(self) -> Prepared:
-        """Serve the store's latest snapshot, and tell the pages what changed."""
+    def _serve(self, project: ir.Project | None = None) -> Prepared:
+        """Serve the store's latest snapshot, and tell the pages what changed.
+
+        `project`: the model just built, which that snapshot holds (else read from it).
+        """
         before = self._prepared.files if self._prepared else {}
         prepared = prepare(self.root, self.url, dev_events=EVENTS_PATH, previous=self._prepared)
         self._prepared = prepared
-        self._served = ir.Project.model_validate_json(prepared.files["ir.json"])
+        self._served = project or ir.Project.model_validate_json(prepared.files["ir.json"])
         changed = sorted(
             path
             for path in set(before) | set(prepared.files)
