@@ -142,7 +142,7 @@ def _schemas(project: ir.Project) -> Artifact:
     exported: list[str] = []
     rows, shapes = [], []
     for entity in sorted(project.entities, key=lambda e: e.table):
-        row, names = _entity_shape_names(project, entity)
+        row, names = _entity_shape_names(entity)
         rows.append(_import(f".rows.{entity.table}", [row]))
         shapes.append(_import(f".shapes.{entity.table}", sorted(names)))
         exported += [row, *names]
@@ -157,7 +157,7 @@ def _schemas(project: ir.Project) -> Artifact:
     )
 
 
-def _entity_shape_names(project: ir.Project, entity: ir.Entity) -> tuple[str, list[str]]:
+def _entity_shape_names(entity: ir.Entity) -> tuple[str, list[str]]:
     """The Row class of `entity`, and the names api/shapes/<table>.py defines."""
     inputs = [action_input_name(entity, a) for a in entity.actions if a.inputs]
     kinds = ("Read", "Create", "Update", "Page")
@@ -183,8 +183,8 @@ def _shape_modules(project: ir.Project, entity: ir.Entity) -> list[Artifact]:
         [],
     )
     relative = [
-        _import(f"..rows.{_table(project, name)}", [f"{name}Row"])
-        for name in sorted(_relation_targets(entity))
+        _import(f"..rows.{target.table}", [class_name(target, "Row")])
+        for target in sorted(_included(project, entity), key=lambda e: e.table)
     ]
     shapes = _module(
         f"api/shapes/{entity.table}.py",
@@ -198,19 +198,16 @@ def _shape_modules(project: ir.Project, entity: ir.Entity) -> list[Artifact]:
     return [rows, shapes]
 
 
-def _relation_targets(entity: ir.Entity) -> set[str]:
-    """The entities whose Row the entity's Read includes."""
-    return {
+def _included(project: ir.Project, entity: ir.Entity) -> list[ir.Entity]:
+    """The entities whose Row the entity's Read includes (each once)."""
+    names = {
         field.type.target
         for field in entity.fields
         if isinstance(field.type, ir.RefType | ir.OneToManyType | ir.ManyToManyType)
     }
-
-
-def _table(project: ir.Project, name: str) -> str:
-    found = project.entity(name)
-    assert found is not None, f"unresolved entity {name}"
-    return found.table
+    found = [project.entity(name) for name in names]
+    assert all(found), f"{entity.name} includes an unresolved entity"
+    return [e for e in found if e is not None]
 
 
 def _module(
