@@ -54,8 +54,9 @@ def reusable_modules(
     """Modules (dotted, inside the package) that may be taken from `before` as they are.
 
     A module qualifies when it was imported, its source is unchanged, it is not a package
-    `__init__` (those stay fresh, with the new package's search path), and every module
-    of the package it imports qualifies too.
+    `__init__` (those stay fresh, with the new package's search path), it reads no file
+    next to it (`__file__`: the data may have changed), and every module of the package
+    it imports qualifies too.
     """
     sources = {_dotted(path): path for path in after if path.endswith(".py")}
     candidates = {
