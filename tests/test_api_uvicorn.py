@@ -42,6 +42,35 @@ def wait_for(base: str, server: subprocess.Popen[str]) -> None:
     raise AssertionError(f"the server at {base} did not answer in 20 s")
 
 
+#: The `gen` of this checkout's environment.
+GEN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "gen"
+
+
+@contextmanager
+def running_gen(
+    project: Path, command: str, database: str, log: Path
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`gen <command>` (serve, dev) on the project and database, on a free port, answering;
+    its output in `log`; stopped after. Yields its base URL and the process."""
+    port = free_port()
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(GEN), "--project", str(project), command, "--port", str(port),
+             "--database", database],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ},
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(base, server)
+            yield base, server
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 @contextmanager
 def served_example(target: Path, database_url: str) -> Iterator[str]:
     """Copy the example to `target`, `gen generate` it, load its DDL into the (empty)

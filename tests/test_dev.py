@@ -7,7 +7,6 @@ own. The tests edit the copy's model files as a user's editor would.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,8 +22,8 @@ from playwright.sync_api import expect
 
 from runtime.database import normalize_url
 from tests.conftest import EXAMPLE
-from tests.test_api_uvicorn import free_port, wait_for
-from tests.test_ui_browser import GEN, account, sent_invoice, sign_in, sign_up
+from tests.test_api_uvicorn import running_gen
+from tests.test_ui_browser import account, sent_invoice, sign_in, sign_up
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -74,24 +73,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Iterator
         EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
     )
     url = pg.create_database(pg_admin_url)
-    port = free_port()
-    log_path = project.parent / "dev.log"
-    log = log_path.open("w")
-    server = subprocess.Popen(
-        [str(GEN), "--project", str(project), "dev", "--port", str(port), "--database", url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ},
-    )
+    log = project.parent / "dev.log"
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(base, server)
-        yield Dev(base, project, url, log_path, server)
+        with running_gen(project, "dev", url, log) as (base, server):
+            yield Dev(base, project, url, log, server)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
         pg.drop_database(pg_admin_url, url)
 
 

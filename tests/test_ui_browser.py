@@ -7,10 +7,8 @@ fixture (tests/browser.py) fails a test on any console error.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +22,11 @@ from playwright.sync_api import expect
 from cli.main import main
 from tests.browser import ConsoleWatch, screenshot
 from tests.conftest import EXAMPLE
-from tests.test_api_uvicorn import free_port, wait_for
+from tests.test_api_uvicorn import running_gen
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-GEN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "gen"
 PASSWORD = "correct horse battery"
 #: The en dash of the pager's ranges ("1-25 of 30" with an en dash).
 DASH = "\u2013"
@@ -52,23 +49,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str) -> Itera
     generated = CliRunner().invoke(main, ["--project", str(project), "generate"])
     assert generated.exit_code == 0, generated.output
     url = pg.create_database(pg_admin_url)
-    port = free_port()
-    log = (project / "serve.log").open("w")
-    server = subprocess.Popen(
-        [str(GEN), "--project", str(project), "serve", "--port", str(port), "--database", url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ},
-    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(base, server)
-        yield Served(base, project)
+        with running_gen(project, "serve", url, project / "serve.log") as (base, _):
+            yield Served(base, project)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
         pg.drop_database(pg_admin_url, url)
 
 
