@@ -85,7 +85,7 @@ def _package_imports(module: str, source: bytes) -> set[str]:
     base = module.split(".")[:-1]  # the package `module` is in
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.level > 0:
-            anchor = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+            anchor = base[: len(base) - node.level + 1]  # `.` is `base`, `..` its parent
             target = [*anchor, *(node.module.split(".") if node.module else [])]
             found.add(".".join(target))
             found.update(".".join([*target, alias.name]) for alias in node.names)

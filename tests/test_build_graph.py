@@ -95,7 +95,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_build_reusing_results_writes_what_a_build_from_nothing_writes(
     small: Path, edits: list[tuple[int, str, int]]
 ) -> None:
-    names = [m for m in re.findall(r'entity\(\n    "(\w+)",', _model_text(small))]
+    names = re.findall(r'entity\(\n    "(\w+)",', _model_text(small))
     for index, change, argument in edits:
         edit(small, names[index], change, argument)
         generate(small)  # reuses what the store remembers
