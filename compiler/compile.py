@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +12,18 @@ from compiler import ir, naming
 from compiler.builtins import BUILTIN_NAMES, builtin_entities
 from compiler.diagnostics import CompileError, Diagnostics
 from compiler.dsl.declarations import EntityDecl
-from compiler.load import LoadedProject, load_project
+from compiler.load import LoadedFile, LoadedProject, load_project
 from compiler.passes import PASSES
 from compiler.passes.context import PassContext
+from compiler.passes.reuse import EntityReuse
 
 
 @dataclass(frozen=True)
 class Compiled:
     project: ir.Project
     loaded: LoadedProject
+    #: The per-entity pass results, when the compile kept them (compiler/incremental.py).
+    reuse: EntityReuse | None = None
 
 
 @contextmanager
@@ -40,23 +43,40 @@ def fewer_gc_pauses() -> Iterator[None]:
         gc.set_threshold(*previous)
 
 
-def compile_project(root: Path) -> Compiled:
-    """Compile the project at `root`, or raise CompileError with every problem."""
+def compile_project(
+    root: Path,
+    files: Mapping[str, LoadedFile] | None = None,
+    reuse: EntityReuse | None = None,
+) -> Compiled:
+    """Compile the project at `root`, or raise CompileError with every problem.
+
+    `files` and `reuse`: what an earlier compile of this project loaded and
+    computed, to keep where it still holds (compiler/incremental.py).
+    """
     with fewer_gc_pauses():
-        return _compile(root)
+        return _compile(root, files, reuse)
 
 
-def _compile(root: Path) -> Compiled:
+def _compile(
+    root: Path, files: Mapping[str, LoadedFile] | None, reuse: EntityReuse | None
+) -> Compiled:
     diagnostics = Diagnostics()
-    loaded = load_project(root, diagnostics)
+    loaded = load_project(root, diagnostics, files)
     if loaded.config is None:
         diagnostics.raise_if_any()
     assert loaded.config is not None
+    config = loaded.config
+    builtins = (
+        reuse.kept("builtins", lambda: builtin_entities(config))
+        if reuse
+        else builtin_entities(config)
+    )
     ctx = PassContext(
-        config=loaded.config,
-        entities=_entities_by_name(builtin_entities(loaded.config), loaded, diagnostics),
+        config=config,
+        entities=_entities_by_name(builtins, loaded, diagnostics),
         policy_files=list(loaded.declarations.policies),
         diagnostics=diagnostics,
+        reuse=reuse,
     )
     # An entity refused here (a table clash) is reported once; uses of it stay quiet.
     ctx.broken.update(
@@ -77,7 +97,7 @@ def _compile(root: Path) -> Compiled:
     for run in PASSES:
         project = run(project, ctx)
     diagnostics.raise_if_any()
-    return Compiled(project=project, loaded=loaded)
+    return Compiled(project=project, loaded=loaded, reuse=reuse)
 
 
 def _entities_by_name(

@@ -41,13 +41,13 @@ def inputs_key(project_root: Path) -> str:
     for path in sorted(_COMPILER_DIR.rglob("*.py")):
         stat = path.stat()
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    for path in _project_inputs(project_root):
+    for path in project_inputs(project_root):
         digest.update(path.relative_to(project_root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def _project_inputs(root: Path) -> list[Path]:
+def project_inputs(root: Path) -> list[Path]:
     found: list[Path] = []
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = [d for d in subfolders if d not in _NOT_INPUTS and not d.startswith(".")]

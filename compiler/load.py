@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.bytecode import BytecodeCache
@@ -27,6 +28,14 @@ THEME_FILE = "ui/theme.py"
 
 
 @dataclass(frozen=True)
+class LoadedFile:
+    """What one model, policy or theme file declared, and the source it ran."""
+
+    source: str
+    declarations: Declarations
+
+
+@dataclass(frozen=True)
 class LoadedProject:
     root: Path
     config: ProjectConfig | None
@@ -35,6 +44,8 @@ class LoadedProject:
     files: tuple[str, ...]
     #: Bytecode of the files compiled in this load, saved once the compile succeeds.
     bytecode: BytecodeCache
+    #: Each file's own declarations, by relative path (what a later load may reuse).
+    by_file: Mapping[str, LoadedFile] = field(default_factory=dict)
 
 
 def model_files(root: Path) -> list[Path]:
@@ -47,10 +58,16 @@ def model_files(root: Path) -> list[Path]:
     return found
 
 
-def load_project(root: Path, diagnostics: Diagnostics) -> LoadedProject:
+def load_project(
+    root: Path, diagnostics: Diagnostics, reuse: Mapping[str, LoadedFile] | None = None
+) -> LoadedProject:
+    """Run every model file; `reuse`: files of an earlier load, kept where the source is the same.
+
+    Only pass `reuse` when nothing else a model file can read changed (gen.toml,
+    helper modules of the project): compiler/incremental.py decides that.
+    """
     root = root.resolve()
     config = load_config(root, diagnostics)
-    declarations = Declarations()
     bytecode = BytecodeCache(root)
     files = model_files(root)
     if not any(f.name.endswith(".model.py") for f in files) and config is not None:
@@ -60,20 +77,42 @@ def load_project(root: Path, diagnostics: Diagnostics) -> LoadedProject:
             f"no model files found under {root / 'domain'}.",
             "add a file such as domain/things.model.py declaring entity(...).",
         )
-    with project_root(root), _importable(root), collecting(declarations):
+    by_file: dict[str, LoadedFile] = {}
+    with project_root(root), _importable(root):
         for path in files:
-            _exec_model_file(path, bytecode, diagnostics)
+            relative = path.relative_to(root).as_posix()
+            source = path.read_text(encoding="utf-8")
+            earlier = (reuse or {}).get(relative)
+            if earlier is not None and earlier.source == source:
+                by_file[relative] = earlier
+                continue
+            own = Declarations()
+            with collecting(own):
+                _exec_model_file(path, source, bytecode, diagnostics)
+            by_file[relative] = LoadedFile(source, own)
     return LoadedProject(
         root=root,
         config=config,
-        declarations=declarations,
-        files=tuple(path.relative_to(root).as_posix() for path in files),
+        declarations=_merged(by_file.values()),
+        files=tuple(by_file),
         bytecode=bytecode,
+        by_file=by_file,
     )
 
 
-def _exec_model_file(path: Path, bytecode: BytecodeCache, diagnostics: Diagnostics) -> None:
-    source = path.read_text(encoding="utf-8")
+def _merged(loaded: Iterable[LoadedFile]) -> Declarations:
+    """The declarations of every file, in load order."""
+    merged = Declarations()
+    for each in loaded:
+        merged.entities += each.declarations.entities
+        merged.policies += each.declarations.policies
+        merged.themes += each.declarations.themes
+    return merged
+
+
+def _exec_model_file(
+    path: Path, source: str, bytecode: BytecodeCache, diagnostics: Diagnostics
+) -> None:
     relative = relative_file(str(path))
     try:
         code = bytecode.compile(source, path)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from compiler.config import ProjectConfig
 from compiler.diagnostics import Diagnostics
 from compiler.dsl.declarations import EntityDecl, PolicyDecl
-from compiler.ir import Project, SourceRef
+from compiler.ir import Entity, Project, SourceRef
+from compiler.passes.reuse import EntityReuse
 from compiler.source import SourceLoc
 
 
@@ -17,13 +18,38 @@ from compiler.source import SourceLoc
 class PassContext:
     config: ProjectConfig
     #: Entity declarations by name (built-ins included), first declaration wins.
-    entities: dict[str, EntityDecl]
+    entities: Mapping[str, EntityDecl]
     policy_files: list[PolicyDecl]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     #: Entities ("Invoice") and fields ("Invoice.total") that were declared but
     #: could not be lowered. Their error is already reported, so later passes
     #: stay silent about uses of them instead of repeating it as "unknown".
     broken: set[str] = field(default_factory=set)
+    #: Per-entity results of the last good compile to reuse (compiler/passes/reuse.py).
+    reuse: EntityReuse | None = None
+
+    def each_entity(
+        self, step: str, project: Project, work: Callable[[Project, Entity, PassContext], Entity]
+    ) -> tuple[Entity, ...]:
+        """`work(project, entity, ctx)` for every entity, in order; earlier results reused."""
+        if self.reuse is None or self.diagnostics:  # after an error: every entity, every time
+            return tuple(work(project, entity, self) for entity in project.entities)
+        reuse = self.reuse
+        return tuple(reuse.run(step, e.name, e, project, self, work) for e in project.entities)
+
+    def each_declaration(
+        self, step: str, work: Callable[[Project | None, EntityDecl, PassContext], Entity | None]
+    ) -> tuple[Entity, ...]:
+        """`work(None, declaration, ctx)` for every entity declaration, the Nones dropped."""
+        if self.reuse is None or self.diagnostics:
+            found = (work(None, decl, self) for decl in self.entities.values())
+        else:
+            reuse = self.reuse
+            found = (
+                reuse.run(step, name, decl, None, self, work)
+                for name, decl in self.entities.items()
+            )
+        return tuple(entity for entity in found if entity is not None)
 
     def is_broken(self, entity: str, field: object = None) -> bool:
         """Whether this entity (or its field) failed to lower and is already reported."""

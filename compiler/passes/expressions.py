@@ -15,16 +15,18 @@ from compiler.typecheck import Purpose, assignable, field_vtype, typecheck
 
 
 def typecheck_expressions(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = tuple(
-        entity.replace(
-            fields=tuple(_typed_field(project, entity, f, ctx) for f in entity.fields),
-            actions=tuple(_typed_action(project, entity, a, ctx) for a in entity.actions),
-        )
-        for entity in project.entities
-    )
-    project = project.replace(entities=entities)
+    project = project.replace(entities=ctx.each_entity("expressions", project, _typed_entity))
     _check_cycles(project, ctx)
     return project
+
+
+def _typed_entity(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    if not any(f.computed for f in entity.fields) and not any(a.guard for a in entity.actions):
+        return entity
+    return entity.replace(
+        fields=tuple(_typed_field(project, entity, f, ctx) for f in entity.fields),
+        actions=tuple(_typed_action(project, entity, a, ctx) for a in entity.actions),
+    )
 
 
 def _typed_field(

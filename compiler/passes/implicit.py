@@ -75,34 +75,35 @@ def _planned(entity: ir.Entity, ctx: PassContext) -> tuple[list[ir.FieldNode], l
 
 
 def add_implicit_fields(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = []
-    for entity in project.entities:
-        before, after = _planned(entity, ctx)
-        _report_clashes(entity, before + after, ctx)
-        entities.append(entity.replace(fields=(*before, *entity.fields, *after)))
-    return project.replace(entities=tuple(entities))
+    return project.replace(entities=ctx.each_entity("implicit", project, _with_implicit_fields))
+
+
+def _with_implicit_fields(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    before, after = _planned(entity, ctx)
+    _report_clashes(entity, before + after, ctx)
+    return entity.replace(fields=(*before, *entity.fields, *after))
 
 
 def add_tenancy_columns(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = []
-    for entity in project.entities:
-        if not entity.tenant:
-            entities.append(entity)
-            continue
-        tenant = _implicit(
-            entity,
-            "tenant",
-            "tenancy",
-            type=ir.RefType(target="Tenant", on_delete="cascade"),
-            column="tenant_id",
-            nullable=False,
-        )
-        _report_clashes(entity, [tenant], ctx)
-        # Order: key, declared fields, tenant, then the other implicit fields.
-        head = tuple(f for f in entity.fields if f.origin in ("declared", "primary_key"))
-        tail = tuple(f for f in entity.fields if f.origin not in ("declared", "primary_key"))
-        entities.append(entity.replace(fields=(*head, tenant, *tail)))
-    return project.replace(entities=tuple(entities))
+    return project.replace(entities=ctx.each_entity("tenancy", project, _with_tenancy_column))
+
+
+def _with_tenancy_column(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    if not entity.tenant:
+        return entity
+    tenant = _implicit(
+        entity,
+        "tenant",
+        "tenancy",
+        type=ir.RefType(target="Tenant", on_delete="cascade"),
+        column="tenant_id",
+        nullable=False,
+    )
+    _report_clashes(entity, [tenant], ctx)
+    # Order: key, declared fields, tenant, then the other implicit fields.
+    head = tuple(f for f in entity.fields if f.origin in ("declared", "primary_key"))
+    tail = tuple(f for f in entity.fields if f.origin not in ("declared", "primary_key"))
+    return entity.replace(fields=(*head, tenant, *tail))
 
 
 def _report_clashes(entity: ir.Entity, implicit: list[ir.FieldNode], ctx: PassContext) -> None:

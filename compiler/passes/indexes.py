@@ -18,8 +18,7 @@ METHODS = ("btree", "hash", "gin", "gist", "brin")
 
 
 def lower_indexes(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = tuple(_entity_indexes(project, e, ctx) for e in project.entities)
-    return project.replace(entities=entities)
+    return project.replace(entities=ctx.each_entity("indexes", project, _entity_indexes))
 
 
 def _entity_indexes(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:

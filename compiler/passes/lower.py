@@ -33,13 +33,10 @@ _STORED = {"min": "min_value", "max": "max_value", "min_length": "min_len", "max
 
 def lower_entities(project: ir.Project, ctx: PassContext) -> ir.Project:
     """Turn every entity declaration into an IR entity (fields only)."""
-    entities = tuple(
-        lowered for decl in ctx.entities.values() if (lowered := _lower_entity(decl, ctx))
-    )
-    return project.replace(entities=entities)
+    return project.replace(entities=ctx.each_declaration("lower", _lower_entity))
 
 
-def _lower_entity(decl: EntityDecl, ctx: PassContext) -> ir.Entity | None:
+def _lower_entity(_: object, decl: EntityDecl, ctx: PassContext) -> ir.Entity | None:
     if not isinstance(decl.name, str) or not naming.ENTITY_NAME.match(decl.name):
         ctx.error(
             decl.loc,

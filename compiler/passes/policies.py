@@ -33,8 +33,7 @@ class _Declared:
 
 def normalise_policies(project: ir.Project, ctx: PassContext) -> ir.Project:
     _report_unknown_policy_entities(project, ctx)
-    entities = tuple(_entity_rules(project, entity, ctx) for entity in project.entities)
-    return project.replace(entities=entities)
+    return project.replace(entities=ctx.each_entity("policies", project, _entity_rules))
 
 
 def _report_unknown_policy_entities(project: ir.Project, ctx: PassContext) -> None:
@@ -292,14 +291,13 @@ def _rel_user_hint(project: ir.Project, path: str, target: str) -> str:
 
 def isolate_tenants(project: ir.Project, ctx: PassContext) -> ir.Project:
     """AND tenant isolation into every rule of a tenant entity; no rule can drop it."""
-    entities = []
-    for entity in project.entities:
-        if not entity.tenant:
-            entities.append(entity)
-            continue
-        rules = tuple(_isolated(rule) for rule in entity.rules)
-        entities.append(entity.replace(rules=rules))
-    return project.replace(entities=tuple(entities))
+    return project.replace(entities=ctx.each_entity("tenant isolation", project, _isolated_entity))
+
+
+def _isolated_entity(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    if not entity.tenant:
+        return entity
+    return entity.replace(rules=tuple(_isolated(rule) for rule in entity.rules))
 
 
 def _isolated(rule: ir.Rule) -> ir.Rule:

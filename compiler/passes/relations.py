@@ -19,26 +19,33 @@ def _targets(field_type: ir.FieldType) -> tuple[str, ...]:
 
 def resolve_refs(project: ir.Project, ctx: PassContext) -> ir.Project:
     """Every relation names an existing entity (forward references by name are fine)."""
-    names = [e.name for e in project.entities]
-    for entity in project.entities:
-        for field in entity.fields:
-            for target in _targets(field.type):
-                if project.entity(target) is None and not ctx.is_broken(target):
-                    ctx.error(
-                        field.loc,
-                        "unknown-entity",
-                        f"{entity.name}.{field.name} refers to an unknown entity {target!r}.",
-                        f"{did_you_mean(target, names)} Entity names are case-sensitive.",
-                    )
-            through = getattr(field.type, "through", None)
-            if through and project.entity(through) is None and not ctx.is_broken(through):
+    ctx.each_entity("refs", project, _check_refs)
+    return project
+
+
+def _check_refs(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    for field in entity.fields:
+        for target in _targets(field.type):
+            if project.entity(target) is None and not ctx.is_broken(target):
                 ctx.error(
                     field.loc,
                     "unknown-entity",
-                    f"{entity.name}.{field.name}: through={through!r} is not an entity.",
-                    did_you_mean(through, names),
+                    f"{entity.name}.{field.name} refers to an unknown entity {target!r}.",
+                    f"{did_you_mean(target, _names(project))} Entity names are case-sensitive.",
                 )
-    return project
+        through = getattr(field.type, "through", None)
+        if through and project.entity(through) is None and not ctx.is_broken(through):
+            ctx.error(
+                field.loc,
+                "unknown-entity",
+                f"{entity.name}.{field.name}: through={through!r} is not an entity.",
+                did_you_mean(through, _names(project)),
+            )
+    return entity
+
+
+def _names(project: ir.Project) -> list[str]:
+    return [e.name for e in project.entities]
 
 
 def _refs_to(fields: tuple[ir.FieldNode, ...], target: str) -> list[ir.FieldNode]:
@@ -47,15 +54,17 @@ def _refs_to(fields: tuple[ir.FieldNode, ...], target: str) -> list[ir.FieldNode
 
 def resolve_inverses(project: ir.Project, ctx: PassContext) -> ir.Project:
     """Each one-to-many names the ref on the other side that points back here."""
-    entities = []
-    for entity in project.entities:
-        fields = []
-        for field in entity.fields:
-            if isinstance(field.type, ir.OneToManyType):
-                field = _resolve_inverse(project, entity, field, ctx)
-            fields.append(field)
-        entities.append(entity.replace(fields=tuple(fields)))
-    return project.replace(entities=tuple(entities))
+    return project.replace(entities=ctx.each_entity("inverses", project, _with_inverses))
+
+
+def _with_inverses(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    if not any(isinstance(f.type, ir.OneToManyType) for f in entity.fields):
+        return entity
+    fields = tuple(
+        _resolve_inverse(project, entity, f, ctx) if isinstance(f.type, ir.OneToManyType) else f
+        for f in entity.fields
+    )
+    return entity.replace(fields=fields)
 
 
 def _resolve_inverse(
@@ -132,6 +141,8 @@ def build_join_tables(project: ir.Project, ctx: PassContext) -> ir.Project:
         entity.replace(
             fields=tuple(updated.get(f"{entity.name}.{f.name}", f) for f in entity.fields)
         )
+        if any(f"{entity.name}.{f.name}" in updated for f in entity.fields)
+        else entity  # the same object: what reads it is reused (compiler/passes/reuse.py)
         for entity in project.entities
     )
     return project.replace(entities=entities, join_tables=tuple(tables.values()))

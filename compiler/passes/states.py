@@ -23,48 +23,53 @@ _CRUD = ("read", "create", "update", "delete")
 
 def check_state_machines(project: ir.Project, ctx: PassContext) -> ir.Project:
     """Transition names are unique per entity and each has its action."""
-    for entity in project.entities:
-        decl = ctx.entities[entity.name]
-        seen: dict[str, str] = {}
-        for field in entity.state_fields:
-            assert isinstance(field.type, ir.StateType)
-            for transition in field.type.transitions:
-                if transition.name in seen:
-                    ctx.error(
-                        field.loc,
-                        "transition-duplicate",
-                        f"{entity.name}: transition {transition.name!r} is declared by both "
-                        f"{seen[transition.name]} and {field.name}.",
-                        "give transitions of different state fields different names.",
-                    )
-                seen[transition.name] = field.name
-                if transition.name not in decl.actions:
-                    ctx.error(
-                        field.loc,
-                        "transition-without-action",
-                        f"{entity.name}.{field.name}: transition {transition.name!r} has no action.",
-                        f'add "{transition.name}": action() to the actions of {entity.name} '
-                        "(and say who may run it with .allow(...)).",
-                    )
+    ctx.each_entity("state machines", project, _check_state_machine)
     return project
 
 
+def _check_state_machine(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    decl = ctx.entities[entity.name]
+    seen: dict[str, str] = {}
+    for field in entity.state_fields:
+        assert isinstance(field.type, ir.StateType)
+        for transition in field.type.transitions:
+            if transition.name in seen:
+                ctx.error(
+                    field.loc,
+                    "transition-duplicate",
+                    f"{entity.name}: transition {transition.name!r} is declared by both "
+                    f"{seen[transition.name]} and {field.name}.",
+                    "give transitions of different state fields different names.",
+                )
+            seen[transition.name] = field.name
+            if transition.name not in decl.actions:
+                ctx.error(
+                    field.loc,
+                    "transition-without-action",
+                    f"{entity.name}.{field.name}: transition {transition.name!r} has no action.",
+                    f'add "{transition.name}": action() to the actions of {entity.name} '
+                    "(and say who may run it with .allow(...)).",
+                )
+    return entity
+
+
 def lower_actions(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = []
-    for entity in project.entities:
-        decl = ctx.entities[entity.name]
-        transitions = {
-            t.name: (f.name, t)
-            for f in entity.state_fields
-            for t in f.type.transitions  # type: ignore[union-attr]
-        }
-        actions = [
-            lowered
-            for name, action in decl.actions.items()
-            if (lowered := _lower_action(entity, name, action, transitions, ctx))
-        ]
-        entities.append(entity.replace(actions=tuple(actions)))
-    return project.replace(entities=tuple(entities))
+    return project.replace(entities=ctx.each_entity("actions", project, _with_actions))
+
+
+def _with_actions(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    decl = ctx.entities[entity.name]
+    transitions = {
+        t.name: (f.name, t)
+        for f in entity.state_fields
+        for t in f.type.transitions  # type: ignore[union-attr]
+    }
+    actions = [
+        lowered
+        for name, action in decl.actions.items()
+        if (lowered := _lower_action(entity, name, action, transitions, ctx))
+    ]
+    return entity.replace(actions=tuple(actions))
 
 
 def _lower_action(

@@ -28,11 +28,10 @@ _UNSORTABLE = (*_TO_MANY, ir.ArrayType)
 
 
 def lower_views(project: ir.Project, ctx: PassContext) -> ir.Project:
-    entities = tuple(_entity_views(entity, ctx) for entity in project.entities)
-    return project.replace(entities=entities)
+    return project.replace(entities=ctx.each_entity("views", project, _entity_views))
 
 
-def _entity_views(entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+def _entity_views(_: object, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
     decl = ctx.entities[entity.name]
     views: list[ir.View] = []
     for name, view_decl in decl.views.items():

@@ -1,0 +1,163 @@
+"""The incremental compile (compiler/incremental.py): what `gen dev` compiles on a save
+is what a compile from nothing gives, model, errors and all, and it redoes little."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.synthetic import write_synthetic_project
+from compiler.compile import Compiled, compile_project
+from compiler.diagnostics import CompileError
+from compiler.incremental import Recompiler
+from tests.test_build_graph import edit
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
+#: Edits that break a model, each in a way a later pass finds (a pass runs every entity then).
+BREAKING = {
+    "unknown ref": '        "broken": ref("NoSuchEntity"),\n',
+    "bad computed": '        "broken": integer().computed(F("no_such_field") + 1),\n',
+    "bad modifier": '        "broken": boolean().max_length(3),\n',
+}
+
+
+def outcome(compile_: object) -> object:
+    """The IR a compile gave, or the errors it raised, rendered."""
+    try:
+        compiled = compile_()  # type: ignore[operator]
+    except CompileError as exc:
+        return exc.render()
+    assert isinstance(compiled, Compiled)
+    return compiled.project
+
+
+def break_entity(project: Path, name: str, how: str) -> None:
+    for path in sorted((project / "domain").glob("*.model.py")):
+        text = path.read_text(encoding="utf-8")
+        start = text.find(f'entity(\n    "{name}",')
+        if start >= 0:
+            at = text.index("    fields={\n", start) + len("    fields={\n")
+            path.write_text(text[:at] + BREAKING[how] + text[at:], encoding="utf-8")
+            return
+    raise AssertionError(f"no entity {name}")
+
+
+def mend(project: Path) -> None:
+    for path in (project / "domain").glob("*.model.py"):
+        text = path.read_text(encoding="utf-8")
+        for line in BREAKING.values():
+            text = text.replace(line, "")
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recompiler]:
+    project = write_synthetic_project(tmp_path_factory.mktemp("incremental") / "small", 24, seed=5)
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    return project, recompiler
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=23),
+            st.sampled_from(["add", "length", "doc", "label", "name", *BREAKING, "mend"]),
+            st.integers(min_value=0, max_value=999),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_an_incremental_compile_gives_what_a_compile_from_nothing_gives(
+    small: tuple[Path, Recompiler], edits: list[tuple[int, str, int]]
+) -> None:
+    project, recompiler = small
+    names = re.findall(r'entity\(\n    "(\w+)",', _model_text(project))
+    for index, change, argument in edits:
+        if change in BREAKING:
+            break_entity(project, names[index], change)
+        elif change == "mend":
+            mend(project)
+        else:
+            edit(project, names[index], change, argument)
+        assert outcome(recompiler.compile) == outcome(lambda: compile_project(project))
+    mend(project)
+
+
+def test_one_field_reruns_the_steps_of_its_file_and_reuses_the_rest(
+    small: tuple[Path, Recompiler],
+) -> None:
+    project, recompiler = small
+    mend(project)
+    recompiler.compile()
+    unchanged = recompiler.compile()
+    assert unchanged.reuse is not None and unchanged.reuse.computed == 0
+
+    edit(project, re.findall(r'entity\(\n    "(\w+)",', _model_text(project))[-1], "add", 1)
+    compiled = recompiler.compile()
+    assert compiled.project == compile_project(project).project
+    steps = unchanged.reuse.reused // len(unchanged.project.entities)
+    # The last entity's file (its own entities run again, the others' results are kept).
+    assert compiled.reuse is not None
+    assert 0 < compiled.reuse.computed <= steps * 10
+    assert compiled.reuse.reused > 3 * compiled.reuse.computed
+
+
+def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(tmp_path: Path) -> None:
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    recompiler = Recompiler(project)
+    recompiler.compile()
+
+    policies = project / "policies" / "payments.policy.py"
+    policies.write_text(
+        policies.read_text().replace('delete=role("admin")', 'delete=role("billing")')
+    )
+    compiled = recompiler.compile()
+    assert compiled.project == compile_project(project).project
+    payment = compiled.project.entity("Payment")
+    assert payment is not None and "billing" in next(
+        r.text for r in payment.rules if r.operation == "delete"
+    )
+
+    # A model file reads a helper module of the project: its change is a change of the model.
+    (project / "customer_limits.py").write_text("NAME_LENGTH = 200\n")
+    customers = project / "domain" / "customers.model.py"
+    text = customers.read_text()
+    declared = '"name": text().required().max_length(200)'
+    assert declared in text
+    customers.write_text(
+        "from customer_limits import NAME_LENGTH\n"
+        + text.replace(declared, declared.replace("200", "NAME_LENGTH"), 1)
+    )
+    recompiler.compile()
+    (project / "customer_limits.py").write_text("NAME_LENGTH = 80\n")
+    compiled = recompiler.compile()
+    assert compiled.project == compile_project(project).project
+    name = compiled.project.field("Customer.name")
+    assert name is not None and name.max_length == 80
+
+    toml = project / "gen.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            '"admin", "billing", "member"', '"admin", "billing", "member", "auditor"'
+        )
+    )
+    compiled = recompiler.compile()
+    assert compiled.project == compile_project(project).project
+    assert "auditor" in compiled.project.app.roles
+
+
+def _model_text(project: Path) -> str:
+    return "".join(p.read_text() for p in sorted((project / "domain").glob("*.model.py")))
