@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import ir
-from compiler.compile import fewer_gc_pauses
-from compiler.ir_cache import compile_or_reuse
+from compiler.compile import Compiled, fewer_gc_pauses
+from compiler.incremental import Recompiler
+from compiler.ir_cache import IrCache, compile_or_reuse
 from generators.base import Artifact
 from generators.registry import load_generators, run_generators
 from hookfs.graph import Graph, Memo, Stats, building
@@ -34,10 +35,15 @@ def build(project_dir: Path, memo: Memo | None = None) -> Built:
     """
     with fewer_gc_pauses():
         compiled = compile_or_reuse(project_dir)
-        graph = Graph(compiled.project, memo or Memo())
-        with building(graph):
-            artifacts = run_generators(compiled.project, load_generators())
-    return Built(compiled.project, artifacts, compiled.save, graph.stats)
+        return _generated(compiled.project, compiled.save, memo or Memo())
+
+
+def _generated(project: ir.Project, save_caches: Callable[[], None], memo: Memo) -> Built:
+    graph = Graph(project, memo)
+    with building(graph):
+        artifacts = run_generators(project, load_generators())
+    graph.forget_other_entities()
+    return Built(project, artifacts, save_caches, graph.stats)
 
 
 def generate(
@@ -68,3 +74,43 @@ def _memo_of(project_dir: Path, memo: Memo | None) -> Iterator[Memo]:
         yield Memo(store)
     finally:
         store.close()
+
+
+class Session:
+    """Builds of one project in one process (`gen dev`): each save redoes what it changed.
+
+    It keeps the incremental compiler (compiler/incremental.py) and the build graph's
+    results, unpickled, with the hashes of the entities they read; the store's memo
+    is written as well, so the next `gen generate` or `gen dev` reuses them too.
+    """
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+        self.compiler = Recompiler(project_dir)
+        self.memo = Memo()
+        self._unkept: Compiled | None = None
+
+    def generate(self, message: str = "gen dev") -> tuple[Built, WriteReport]:
+        """Like `generate`: build, write one snapshot, mirror it; nothing written on failure."""
+        store = HookStore.open(self.project_dir).for_caching()
+        self.memo.store = store
+        try:
+            with fewer_gc_pauses():
+                compiled = self.compiler.compile()
+                built = _generated(compiled.project, self.keep_caches, self.memo)
+                report = write_snapshot(self.project_dir, built.artifacts, message)
+            self.memo.save()
+        finally:
+            self.memo.store = None
+            store.close()
+        self._unkept = compiled
+        return built, report
+
+    def keep_caches(self) -> None:
+        """Keep what `compile_or_reuse` keeps of the last good build: its IR, for the next
+        command (`gen migrate make`), and the model files' bytecode. `gen dev` calls it once
+        the pages and the API have the build: it is not on their way."""
+        compiled, self._unkept = self._unkept, None
+        if compiled is not None:
+            compiled.loaded.bytecode.save()
+            IrCache(compiled.loaded.root).save(compiled.project)

@@ -24,6 +24,7 @@ import contextvars
 import functools
 import hashlib
 import pickle
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ class Memo:
         self.store = store
         self.kept: dict[str, bytes] = {}
         self._unsaved: dict[str, bytes] = {}
+        #: Results already unpickled, by key, with the bytes they came from.
+        self.decoded: dict[str, tuple[bytes, Any]] = {}
+        #: Content hashes of IR entities by identity: an entity the incremental compile
+        #: kept (compiler/incremental.py) is the same object, and is not hashed again.
+        self.entity_hashes: dict[int, tuple[ir.Entity, str]] = {}
 
     def get(self, key: str) -> bytes | None:
         found = self.kept.get(key)
@@ -100,8 +106,26 @@ class Graph:
     def hash_of(self, read: Read) -> str:
         known = self._hashes.get(read)
         if known is None:
-            known = self._hashes[read] = _hash(self.project, read)
+            known = self._hashes[read] = self._hash(read)
         return known
+
+    def _hash(self, read: Read) -> str:
+        kind, name = read
+        found = self.project.entity(name) if kind == "entity" else None
+        if found is None:
+            return _hash(self.project, read)
+        seen = self.memo.entity_hashes.get(id(found))
+        if seen is not None and seen[0] is found:
+            return seen[1]
+        digest = _hash(self.project, read)
+        self.memo.entity_hashes[id(found)] = (found, digest)
+        return digest
+
+    def forget_other_entities(self) -> None:
+        """Keep the hashes of this build's entities only (called once it is done)."""
+        current = {id(e) for e in self.project.entities}
+        for key in [k for k in self.memo.entity_hashes if k not in current]:
+            del self.memo.entity_hashes[key]
 
     def call(self, rule: str, function: Callable[..., R], project: Any, args: tuple[Any, ...]) -> R:
         if not self._ours(project):  # another project than this build's: no memo
@@ -113,7 +137,7 @@ class Graph:
             reads.add(("entity", entity.name))
         remembered = self.memo.get(key)
         if remembered is not None:
-            found = self._still_valid(remembered)
+            found = self._still_valid(key, remembered)
             if found is not None:
                 recorded, result = found
                 if reads is not None:
@@ -139,11 +163,16 @@ class Graph:
             return project._project is self.project
         return project is self.project
 
-    def _still_valid(self, remembered: bytes) -> tuple[set[Read], Any] | None:
-        try:
-            version, stamped, result = pickle.loads(remembered)
-        except Exception:  # an entry of another format or a broken one: compute again
-            return None
+    def _still_valid(self, key: str, remembered: bytes) -> tuple[set[Read], Any] | None:
+        decoded = self.memo.decoded.get(key)
+        if decoded is not None and decoded[0] is remembered:
+            version, stamped, result = decoded[1]
+        else:
+            try:
+                version, stamped, result = pickle.loads(remembered)
+            except Exception:  # an entry of another format or a broken one: compute again
+                return None
+            self.memo.decoded[key] = (remembered, (version, stamped, result))
         if version != FORMAT:
             return None
         for read, digest in stamped.items():
@@ -170,7 +199,8 @@ def incremental(rule: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
     Outside `building(...)` the function simply runs: generators stay pure functions.
     Its result must be picklable, and depend only on its arguments and what it reads
-    of `project` (the IR is frozen; no other state).
+    of `project` (the IR is frozen; no other state). A reused result is shared between
+    builds of one process (`gen dev`): callers read it, never change it.
     """
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
@@ -211,11 +241,17 @@ class _Recording:
         return getattr(self._project, name)
 
 
+#: Where a node was declared, as an entity's JSON spells it: `"loc":{"file":...,"line":N}`.
+_LOC = re.compile(r'"loc":\{"file":"(?:[^"\\]|\\.)*","line":\d+\},?')
+
+
 def _hash(project: ir.Project, read: Read) -> str:
     kind, name = read
     if kind == "entity":
         found = project.entity(name)
-        return _digest(found.model_dump_json() if found else "<none>")
+        # Without source lines: a field added above an entity moves its lines, and only
+        # trace.json and ir.json, which are not nodes, say where things are declared.
+        return _digest(_LOC.sub("", found.model_dump_json()) if found else "<none>")
     value = getattr(project, name)
     if name == "entities":  # every entity, in order
         return _digest("\0".join(_hash(project, ("entity", e.name)) for e in value))

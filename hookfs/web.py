@@ -88,13 +88,15 @@ def ui_routes(
     project_root: Path,
     transpiler: Transpiler,
     dev_events: str | None = None,
+    version: str | None = None,
 ) -> list[BaseRoute]:
     """Return the UI's routes for a snapshot's `files`; none of them is under `/api`.
 
     `dev_events`: the URL of `gen dev`'s event stream, named to the page (a `<meta
     name="reframe-dev">`), which then follows changes and shows model errors.
+    `version`: `snapshot_version(files)` when the caller has it already.
     """
-    ui = _UI(files, Path(project_root), transpiler, dev_events)
+    ui = _UI(files, Path(project_root), transpiler, dev_events, version)
     return [
         Route("/", ui.root, methods=["GET"]),
         Route("/favicon.ico", _no_icon, methods=["GET"]),
@@ -116,8 +118,10 @@ class _UI:
         project_root: Path,
         transpiler: Transpiler,
         dev_events: str | None = None,
+        version: str | None = None,
     ):
         self.files = files
+        self._version = version
         self.dev_events = dev_events
         self.project_root = project_root
         self.overrides = project_root / OVERRIDES_DIR
@@ -127,7 +131,9 @@ class _UI:
         self._page: tuple[bytes, str] | None = None
 
     def version(self) -> str:
-        return snapshot_version(self.files, self._hash)
+        if self._version is None:
+            self._version = snapshot_version(self.files, self._hash)
+        return self._version
 
     # -- the page --------------------------------------------------------------
 

@@ -25,17 +25,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from compiler import ir
 from compiler.diagnostics import CompileError
-from generators.pipeline import generate
+from generators.pipeline import Session
 from generators.registry import GeneratorError
-from hookfs.store import StoreError
-from hookfs.web import OVERRIDE_MODULES, OVERRIDES_DIR, snapshot_version
+from hookfs.store import Snapshot, StoreError
+from hookfs.transpile import Transpiler
+from hookfs.web import OVERRIDE_MODULES, OVERRIDES_DIR, snapshot_version, ui_routes
 from runtime.dev_database import DevDatabaseError, follow_model
-from runtime.serve import EMPTY_DATABASE_NOTE, Prepared, ServeError, prepare, snapshot_files
+from runtime.serve import (
+    EMPTY_DATABASE_NOTE,
+    ServeError,
+    bring_schema_up_to_date,
+    load_api,
+    snapshot_files,
+)
 
 EVENTS_PATH = "/_dev/events"
 #: What is watched, relative to the project; a change elsewhere is not the model's.
@@ -43,6 +51,8 @@ WATCHED = ("domain", "policies", "ui", "gen.toml")
 OVERRIDES = OVERRIDES_DIR + "/"
 #: Sent now and then so that proxies and the browser keep the stream open.
 KEEPALIVE_SECONDS = 15.0
+#: How long a request to `/api` waits for the API of a new snapshot to load.
+API_WAIT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -105,14 +115,29 @@ def _sse(event: dict[str, Any]) -> str:
 
 
 class DevServer:
-    """The ASGI app `gen dev` runs: its event stream, else the current snapshot's app."""
+    """The ASGI app `gen dev` runs: its event stream, the current snapshot's UI and API.
+
+    A rebuild shows the new UI first: the pages are told as soon as the snapshot is
+    committed, and re-render from it while the API reloads. Requests to `/api` made
+    meanwhile wait for the reloaded API (never the old one: it does not know the new
+    model), so the reload's time is not in the way of what the page shows.
+    """
 
     def __init__(self, root: Path, url: str, say: Callable[[str], None] = print) -> None:
         self.root = root
         self.url = url
         self.say = say
         self.events = Events()
-        self._prepared: Prepared | None = None
+        self.session = Session(root)
+        self._transpiler = Transpiler(root)
+        self._snapshot: Snapshot | None = None
+        self._files: dict[str, bytes] = {}
+        self._ui: Starlette | None = None
+        self._api: Any = None
+        #: The snapshot whose API is loaded: a new one reuses its unchanged modules.
+        self._api_snapshot: Snapshot | None = None
+        #: Set while the API served is the one of the UI served.
+        self._api_ready = threading.Event()
         #: The model of the snapshot being served.
         self._served: ir.Project | None = None
         self._rebuild_lock = threading.Lock()
@@ -122,34 +147,57 @@ class DevServer:
     # -- the app -----------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
         if scope["type"] == "http" and scope["path"] == EVENTS_PATH:
             response = await self.events.stream(Request(scope, receive))
             await response(scope, receive, send)
             return
-        assert self._prepared is not None, "start() first"
-        await self._prepared.app(scope, receive, send)
+        assert self._ui is not None, "start() first"
+        if scope["path"] == "/api" or scope["path"].startswith("/api/"):
+            if not self._api_ready.is_set():
+                await asyncio.to_thread(self._api_ready.wait, API_WAIT_SECONDS)
+            await self._api(scope, receive, send)
+            return
+        await self._ui(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                _dispose(self._api)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     @property
     def snapshot_id(self) -> int:
-        assert self._prepared is not None
-        return self._prepared.snapshot.id
+        assert self._snapshot is not None
+        return self._snapshot.id
 
     def start(self) -> Change:
         """Build what the project holds now, and serve it (else the last good snapshot)."""
         previous = _head_project(self.root)
-        built, _project = self._build()
-        try:
-            prepared = self._serve()  # an empty database gets this snapshot's schema here
+        built, project = self._build()
+        try:  # the last good snapshot, if this build failed
+            snapshot, files = snapshot_files(self.root, None)
         except ServeError as exc:  # nothing to serve: say why the build failed too
             raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
-        assert self._served is not None
+        # An empty database gets this snapshot's schema here.
+        schema_note = bring_schema_up_to_date(self.root, self.url, files)
+        self._served = project or ir.Project.model_validate_json(files["ir.json"])
+        self._show_ui(snapshot, files)
+        self._load_api()
         if self._error is not None:  # the pages that connect are to see why it is not new
             self.events.publish(self._error)
-        if prepared.schema_note == EMPTY_DATABASE_NOTE or previous is None:
+        if schema_note == EMPTY_DATABASE_NOTE or previous is None:
             note = self._follow(self._served, self._served)  # it is at this model: keep that
         else:
             note = self._follow(previous, self._served)
-        return Change(built.ok, (*built.lines, prepared.schema_note, note))
+        self.session.keep_caches()
+        return Change(built.ok, (*built.lines, schema_note, note))
 
     # -- rebuilding --------------------------------------------------------------------
 
@@ -170,11 +218,18 @@ class DevServer:
             built, project = self._build()
             if project is None:
                 return built
-            # The database first, so that the reloaded API finds the columns it asks for.
-            note = self._follow(self._served, project) if self._served is not None else ""
-            self._serve(project)
-            took = f"{(time.perf_counter() - began) * 1000:.0f} ms"
-            return Change(True, (*built.lines, note, f"reloaded in {took}"))
+            assert self._snapshot is not None and self._served is not None
+            shown = time.perf_counter()
+            try:
+                # The database first, so that the reloaded API finds the columns it asks for.
+                note = self._follow(self._served, project)
+                self._load_api()
+            finally:
+                self._api_ready.set()  # a failed reload: the old API answers again
+            self._served = project
+            self.session.keep_caches()
+            done = time.perf_counter()
+            return Change(True, (*built.lines, note, _took(shown - began, done - began)))
 
     def _relative(self, path: Path) -> str | None:
         try:
@@ -185,9 +240,10 @@ class DevServer:
         return relative if top in WATCHED else None
 
     def _build(self) -> tuple[Change, ir.Project | None]:
-        """Compile, generate and commit a snapshot; on a model error, tell the pages."""
+        """Compile, generate and commit a snapshot, and show its UI; on a model error, tell
+        the pages."""
         try:
-            built, report = generate(self.root, "gen dev")
+            built, report = self.session.generate("gen dev")
         except CompileError as exc:
             self._failed([d.as_json() for d in exc.diagnostics])
             return Change(False, (exc.render(), "still serving the last good snapshot")), None
@@ -197,6 +253,8 @@ class DevServer:
             )
             return Change(False, (str(exc), "still serving the last good snapshot")), None
         self._error = None
+        if self._ui is not None:  # serving already: the pages may show it now
+            self._show_ui(report.snapshot, {a.path: a.content for a in built.artifacts})
         written = report.mirror.written + report.mirror.removed
         line = f"snapshot {report.snapshot.id}: {len(written)} file(s) changed"
         return Change(True, (line,)), built.project
@@ -205,32 +263,35 @@ class DevServer:
         self._error = {"type": "error", "errors": errors}
         self.events.publish(self._error)
 
-    def _serve(self, project: ir.Project | None = None) -> Prepared:
-        """Serve the store's latest snapshot, and tell the pages what changed.
-
-        `project`: the model just built, which that snapshot holds (else read from it).
-        """
-        before = self._prepared.files if self._prepared else {}
-        prepared = prepare(self.root, self.url, dev_events=EVENTS_PATH, previous=self._prepared)
-        self._prepared = prepared
-        self._served = project or ir.Project.model_validate_json(prepared.files["ir.json"])
-        changed = sorted(
-            path
-            for path in set(before) | set(prepared.files)
-            if before.get(path) != prepared.files.get(path)
-        )
-        version = snapshot_version(prepared.files)
+    def _show_ui(self, snapshot: Snapshot, files: dict[str, bytes]) -> None:
+        """Serve `snapshot`'s UI, hold `/api` until its API is loaded, and tell the pages."""
+        before, self._files = self._files, files
+        version = snapshot_version(files)
+        routes = ui_routes(files, self.root, self._transpiler, EVENTS_PATH, version)
+        self._api_ready.clear()
+        self._ui = Starlette(routes=routes)
+        self._snapshot = snapshot
+        changed = sorted(p for p in set(before) | set(files) if before.get(p) != files.get(p))
         self.events.publish(
             {
                 "type": "update",
-                "snapshot": prepared.snapshot.id,
+                "snapshot": snapshot.id,
                 "app": f"/_hook/~{version}/ui/app",
                 "changed": changed,
                 # Code the page keeps from its first load: a new one needs a reload.
                 "reload": any(p.startswith(("ui/runtime/", "ui/index.html")) for p in changed),
             }
         )
-        return prepared
+
+    def _load_api(self) -> None:
+        """Import the served snapshot's API (reusing the unchanged modules of the last one)."""
+        assert self._snapshot is not None
+        old = self._api
+        self._api = load_api(self.root, self.url, self._snapshot, self._files, self._api_snapshot)
+        self._api_snapshot = self._snapshot
+        self._api_ready.set()
+        if old is not None:
+            _dispose(old)
 
     def _follow(self, served: ir.Project, new: ir.Project) -> str:
         try:
@@ -284,3 +345,14 @@ def _head_project(root: Path) -> ir.Project | None:
     except ServeError:
         return None
     return ir.Project.model_validate_json(files["ir.json"])
+
+
+def _dispose(app: Any) -> None:
+    """Close the database connections of an API no longer served."""
+    engine = getattr(getattr(app, "state", None), "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _took(page: float, api: float) -> str:
+    return f"pages updated in {page * 1000:.0f} ms, API reloaded in {api * 1000:.0f} ms"

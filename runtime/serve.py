@@ -12,7 +12,6 @@ anything else is left alone, with a warning when it may not match the model.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,36 +67,47 @@ def prepare(
     url: str,
     version: int | None = None,
     dev_events: str | None = None,
-    previous: Prepared | None = None,
 ) -> Prepared:
-    """Mount the snapshot, bring the schema up to date, import the app.
+    """Bring the schema up to date, mount the snapshot, import the app with the UI beside it.
 
     `dev_events`: `gen dev`'s event stream, for the page to follow (hookfs/web.py).
-    `previous`: the app served so far (`gen dev`): its modules that did not change are
-    reused, not imported again (runtime/hook_import.py).
     """
     snapshot, files = snapshot_files(project_root, version)
-    note = _schema(project_root, url, files)
-    if previous is not None and previous.snapshot.id == snapshot.id:
-        return dataclasses.replace(previous, schema_note=note)  # the app being served is it
+    note = bring_schema_up_to_date(project_root, url, files)
+    app = load_api(project_root, url, snapshot, files)
+    # The UI (/app, /_hook, /_overrides, /_vendor) beside the API (/api): none shadows it.
+    ui = ui_routes(files, project_root, Transpiler(project_root), dev_events)
+    app.router.routes.extend(ui)
+    return Prepared(snapshot, app, note, files)
+
+
+def load_api(
+    project_root: Path,
+    url: str,
+    snapshot: Snapshot,
+    files: dict[str, bytes],
+    previous: Snapshot | None = None,
+) -> Any:
+    """Mount the snapshot's Python as a package and import its API app.
+
+    `previous`: the snapshot served so far (`gen dev`): its modules that did not change
+    are reused, not imported again (runtime/hook_import.py).
+    """
     package = _package(snapshot)
     hook_import.unmount(package)
-    reuse = _package(previous.snapshot) if previous is not None else None
+    reuse = _package(previous) if previous is not None else None
     hook_import.mount(package, files, reuse_from=reuse)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REFRAME_PROJECT", str(project_root))
-    module = __import__(f"{package}.api.app", fromlist=["app"])
-    # The UI (/app, /_hook, /_overrides, /_vendor) beside the API (/api): none shadows it.
-    ui = ui_routes(files, project_root, Transpiler(project_root), dev_events)
-    module.app.router.routes.extend(ui)
-    return Prepared(snapshot, module.app, note, files)
+    return __import__(f"{package}.api.app", fromlist=["app"]).app
 
 
 def _package(snapshot: Snapshot) -> str:
     return f"reframe_hook_{snapshot.id}"
 
 
-def _schema(project_root: Path, url: str, files: dict[str, bytes]) -> str:
+def bring_schema_up_to_date(project_root: Path, url: str, files: dict[str, bytes]) -> str:
+    """Apply pending migrations, or create the schema in an empty database; say what was done."""
     if (project_root / MIGRATIONS_DIR / "versions").is_dir():
         from runtime.migrations import apply
 

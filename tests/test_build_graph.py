@@ -110,6 +110,10 @@ def _json(entity: object) -> str:
     return dump() if dump else ""
 
 
+def _without_lines(text: str) -> str:
+    return re.sub(r'"line":\d+', "", text)
+
+
 def _model_text(project: Path) -> str:
     return "".join(p.read_text() for p in sorted((project / "domain").glob("*.model.py")))
 
@@ -151,20 +155,23 @@ def test_one_field_of_one_entity_rewrites_only_what_derives_from_it(large: Path)
     for path in report.mirror.written:
         assert "Customer0060" in origins[path].split() or path in ("ir.json", "trace.json")
 
-    # What was computed again: nodes of the entities whose IR changed (Customer0060, and
-    # the ones below it in its file, whose source lines moved) and of those that read one.
+    # What was computed again: nodes of Customer0060 and of the entities that read it. The
+    # entities below it in its file have new source lines, and nothing else new: no node
+    # reads lines, so theirs are reused.
     readers = {node.split()[1] for node in built.stats.computed_nodes if len(node.split()) == 2}
     assert "Customer0060" in readers
     model = built.project
-    changed = model.entity("Customer0060")
-    assert changed is not None
     old = unchanged.project
     moved = {e.name for e in model.entities if e.model_dump_json() != _json(old.entity(e.name))}
-    assert "Customer0060" in moved and len(moved) < 25
-    for name in readers - moved:
-        text = _json(model.entity(name))
-        assert any(f'"{m}"' in text for m in moved), f"{name} read none of {sorted(moved)}"
-    assert built.stats.reused > 4 * built.stats.computed
+    only_lines = {
+        name
+        for name in moved
+        if _without_lines(_json(model.entity(name))) == _without_lines(_json(old.entity(name)))
+    }
+    assert "Customer0060" in moved and len(only_lines) > 5
+    for name in readers - {"Customer0060"}:
+        assert '"Customer0060"' in _json(model.entity(name)), f"{name} does not read Customer0060"
+    assert built.stats.reused > 20 * built.stats.computed
 
 
 def test_a_copy_of_a_project_reuses_nothing_it_did_not_compute(tmp_path: Path, large: Path) -> None:
