@@ -162,8 +162,13 @@ def dev_server(project: Path, database: str) -> Iterator[tuple[str, subprocess.P
         log.close()
 
 
-def measure_saves(project: Path, model: Path, anchor: str, form: str, saves: int) -> list[float]:
-    """Open `form` signed in, then add a field after `anchor` in `model` `saves` times."""
+def measure_saves(
+    project: Path, model: Path, anchor: str, form: str, saves: int
+) -> tuple[list[float], list[float]]:
+    """Open `form` signed in, then add a field after `anchor` in `model` `saves` times.
+
+    Returns the milliseconds from each write to the field shown, and from each rebuild's
+    start to its API loaded (as `gen dev` reports it)."""
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("REFRAME_CHROMIUM") or shutil.which("chromium")
@@ -197,11 +202,28 @@ def measure_saves(project: Path, model: Path, anchor: str, form: str, saves: int
                 model.write_text(text.replace(anchor, anchor + line, 1), encoding="utf-8")
                 page.wait_for_function("window.__rf_seen > 0", timeout=120_000)
                 times.append(page.evaluate("window.__rf_seen") - began)
+                # As a user does between saves: the API has reloaded before the next one.
+                api_reloaded(project.parent / "dev.log", serial + 1)
             browser.close()
-    return times
+        api = api_times(project.parent / "dev.log")
+    return times, api
 
 
-def example_saves(saves: int) -> list[float]:
+def api_reloaded(log: Path, saves: int) -> None:
+    """Wait until `gen dev` says the API of the `saves`-th save is loaded."""
+    deadline = time.monotonic() + 120
+    while log.read_text(encoding="utf-8").count("API reloaded by") < saves:
+        if time.monotonic() > deadline:
+            raise RuntimeError(log.read_text(encoding="utf-8"))
+        time.sleep(0.05)
+
+
+def api_times(log: Path) -> list[float]:
+    """From each rebuild's line: milliseconds from the save's build to its API loaded."""
+    return [float(m) for m in re.findall(r"API reloaded by (\d+) ms", log.read_text())]
+
+
+def example_saves(saves: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory(prefix="reframe-dev-bench-") as tmp:
         project = Path(tmp) / "invoices"
         shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
@@ -212,7 +234,7 @@ def example_saves(saves: int) -> list[float]:
         return measure_saves(project, model, anchor, "/app/customers/new", saves)
 
 
-def synthetic_saves(entities: int, saves: int) -> list[float]:
+def synthetic_saves(entities: int, saves: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory(prefix="reframe-dev-bench-") as tmp:
         project = write_synthetic_project(Path(tmp) / "project", entities)
         model = sorted((project / "domain").glob("*.model.py"))[0]
@@ -253,13 +275,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  incremental / full: {ratio:.2f}x; target < {TARGET_RATIO:.2f}x: {verdict}")
     command_ratio = statistics.median(command) / statistics.median(full)
     print(f"  incremental, gen generate (store memo): {ms(command)}: {command_ratio:.2f}x of full")
-    saves = [t / 1000 for t in example_saves(args.saves)]
-    print(f"\nsave to browser, examples/invoices (gen dev, Chromium): {ms(saves)}")
-    verdict = "met" if statistics.median(saves) * 1000 < TARGET_SAVE_MS else "NOT met"
-    print(f"  target < {TARGET_SAVE_MS:.0f} ms: {verdict}")
+    report_saves("examples/invoices", *example_saves(args.saves))
     if args.browser_entities:
-        big = [t / 1000 for t in synthetic_saves(args.browser_entities, args.saves)]
-        print(f"save to browser, {args.browser_entities} entities: {ms(big)}")
+        report_saves(
+            f"{args.browser_entities} entities", *synthetic_saves(args.browser_entities, args.saves)
+        )
+
+
+def report_saves(what: str, shown: list[float], api: list[float]) -> None:
+    print(f"\nsave to browser, {what} (gen dev, Chromium): {ms([t / 1000 for t in shown])}")
+    verdict = "met" if statistics.median(shown) < TARGET_SAVE_MS else "NOT met"
+    print(f"  target < {TARGET_SAVE_MS:.0f} ms: {verdict}")
+    print(f"  API reloaded, from the rebuild's start:  {ms([t / 1000 for t in api])}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from runtime.database import normalize_url
+from runtime.dev import PAGES_WAIT_SECONDS
 from tests.conftest import EXAMPLE
 from tests.test_api_uvicorn import running_gen
 from tests.test_ui_browser import account, sent_invoice, sign_in, sign_up
@@ -109,7 +110,10 @@ def test_a_field_added_to_the_model_shows_in_the_open_form_and_the_database(
     expect(page.get_by_label("Po number")).to_be_visible(timeout=UPDATE_MS)
     assert page.evaluate("window.__sameDocument") is True
     expect(number).to_have_value("INV-DEV-1")  # what was typed is still there
-    wait_in_log(dev, "reloaded in", said)
+    wait_in_log(dev, "API reloaded by", said)
+    # The page said it shows the new snapshot: the API reloaded then, not after a time-out.
+    told, shown = map(int, re.findall(r"told in (\d+) ms, shown by (\d+) ms", dev.said())[-1])
+    assert shown - told < PAGES_WAIT_SECONDS * 1000 - 100
     assert "the database now has it: Add column invoice.po_number" in dev.said()[said:]
     assert "po_number" in dev.columns("invoice")
     # The reloaded API knows the field too.
@@ -222,6 +226,50 @@ def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
     change = server.changed([model])
     assert change is not None and change.ok
     assert server.events.current["type"] == "update"
+
+
+def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
+    tmp_path: Path, fresh_db: str
+) -> None:
+    import threading
+
+    from starlette.testclient import TestClient
+
+    from runtime.dev import DevServer
+
+    project = tmp_path / "invoices"
+    shutil.copytree(
+        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
+    )
+    server = DevServer(project, fresh_db, say=lambda _: None)
+    assert server.start().ok
+    model = project / INVOICES
+    with TestClient(server) as client:
+        assert "courier_note" not in client.get("/api/openapi.json").text
+        model.write_text(
+            model.read_text().replace(DUE_DATE, DUE_DATE + '        "courier_note": text(),\n')
+        )
+        # A rebuild's first half: the new snapshot's UI is served and the pages are told.
+        change, built = server._build()
+        assert change.ok and built is not None
+        event = server.events.current
+        assert event["type"] == "update" and "ui/entities/invoice.ts" in event["changed"]
+        entity_module = event["app"].replace("/ui/app", "/ui/entities/all.bundle.ts")
+        assert "courier_note" in client.get(entity_module).text
+
+        # Its API is not loaded yet: a request waits for it, and is not answered by the old one.
+        answers: list[str] = []
+        waiting = threading.Thread(
+            target=lambda: answers.append(client.get("/api/openapi.json").text)
+        )
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and not answers
+        assert server._served is not None
+        server._follow(server._served, built)  # the rebuild's second half
+        server._load_api()
+        waiting.join(timeout=30)
+        assert answers and "courier_note" in answers[0]
 
 
 def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:

@@ -3,7 +3,8 @@
 //
 // `gen dev` says on /_dev/events (server-sent events) when a saved model was
 // rebuilt: the page imports the new snapshot's `ui/app` and re-renders with it
-// in place (what is typed in a form stays), and asks the API again. A saved
+// in place (what is typed in a form stays), says it shows it (`gen dev` then
+// reloads the API), and asks the API again. A saved
 // override is imported again. A model that does not compile is shown over the
 // app, with file and line, until a save compiles.
 
@@ -80,6 +81,8 @@ async function update(
   }
   const module = (await import(/* @vite-ignore */ event.app)) as { app: AppMeta };
   onApp(module.app);
+  // Shown: `gen dev` reloads the API now (it waits for the pages, which it would slow down).
+  void fetch(`${eventsUrl()}?shown=${event.snapshot}`, { method: "POST" }).catch(() => undefined);
   refresh();
 }
 
