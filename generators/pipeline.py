@@ -42,7 +42,7 @@ def _generated(project: ir.Project, save_caches: Callable[[], None], memo: Memo)
     graph = Graph(project, memo)
     with building(graph):
         artifacts = run_generators(project, load_generators())
-    graph.forget_other_entities()
+    graph.finish()
     return Built(project, artifacts, save_caches, graph.stats)
 
 

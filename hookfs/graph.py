@@ -72,6 +72,8 @@ class Memo:
         #: Content hashes of IR entities by identity: an entity the incremental compile
         #: kept (compiler/incremental.py) is the same object, and is not hashed again.
         self.entity_hashes: dict[int, tuple[ir.Entity, str]] = {}
+        #: Results of `same_objects` work, by rule and the identities of its objects.
+        self.identical: dict[tuple[str, tuple[int, ...]], tuple[tuple[object, ...], Any]] = {}
 
     def get(self, key: str) -> bytes | None:
         found = self.kept.get(key)
@@ -102,6 +104,7 @@ class Graph:
         self.stats = Stats()
         self._hashes: dict[Read, str] = {}
         self._recording: list[set[Read]] = []
+        self._identical_now: dict[tuple[str, tuple[int, ...]], tuple[tuple[object, ...], Any]] = {}
 
     def hash_of(self, read: Read) -> str:
         known = self._hashes.get(read)
@@ -121,11 +124,22 @@ class Graph:
         self.memo.entity_hashes[id(found)] = (found, digest)
         return digest
 
-    def forget_other_entities(self) -> None:
-        """Keep the hashes of this build's entities only (called once it is done)."""
+    def finish(self) -> None:
+        """Keep what this build used only: its entities' hashes, its `same_objects` results."""
         current = {id(e) for e in self.project.entities}
         for key in [k for k in self.memo.entity_hashes if k not in current]:
             del self.memo.entity_hashes[key]
+        self.memo.identical = self._identical_now
+
+    def same_objects(self, rule: str, of: tuple[object, ...], compute: Callable[[], R]) -> R:
+        key = (rule, tuple(map(id, of)))
+        earlier = self.memo.identical.get(key)
+        if earlier is not None and all(a is b for a, b in zip(earlier[0], of, strict=True)):
+            self._identical_now[key] = earlier
+            return earlier[1]
+        result = compute()
+        self._identical_now[key] = (of, result)
+        return result
 
     def call(self, rule: str, function: Callable[..., R], project: Any, args: tuple[Any, ...]) -> R:
         if not self._ours(project):  # another project than this build's: no memo
@@ -215,6 +229,18 @@ def incremental(rule: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return remembered
 
     return decorate
+
+
+def same_objects(rule: str, of: tuple[object, ...], compute: Callable[[], R]) -> R:
+    """`compute()`, or what it gave in an earlier build of this process for the very same
+    objects `of` (frozen: IR nodes the incremental compile kept, artifacts of reused nodes).
+
+    For work on whole-project files that reads what `@incremental` nodes must not (source
+    lines: `trace.json`, `ir.json`), and for work too small to be worth a node's hashing.
+    `compute` depends on `of` alone. Outside `building(...)` it simply runs.
+    """
+    graph = _current.get()
+    return compute() if graph is None else graph.same_objects(rule, of, compute)
 
 
 class _Recording:

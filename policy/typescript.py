@@ -81,13 +81,26 @@ def typescript_module(
     """The module: prelude, one function per rule (default: every rule of the project), `rules`."""
     chosen = list(project_rules(project) if rules is None else rules)
     names = _names([rule.id for _, rule in chosen])
-    functions = [
-        _function(names[rule.id], rule, _Emitter(project, entity)) for entity, rule in chosen
-    ]
-    table = "".join(f"  {json.dumps(rule.id)}: {names[rule.id]},\n" for _, rule in chosen)
+    return module_of(
+        [
+            (rule.id, _function(names[rule.id], rule, _Emitter(project, entity)))
+            for entity, rule in chosen
+        ]
+    )
+
+
+def rule_function(project: ir.Project, entity: ir.Entity, rule: ir.Rule) -> str:
+    """One rule's function (named by `function_name`); raise TypeScriptCompileError."""
+    return _function(function_name(rule.id), rule, _Emitter(project, entity))
+
+
+def module_of(functions: list[tuple[str, str]]) -> str:
+    """The module of `(rule id, rule_function(...))` pairs; raise on two rules of one name."""
+    names = _names([rule_id for rule_id, _ in functions])
+    table = "".join(f"  {json.dumps(rule_id)}: {names[rule_id]},\n" for rule_id, _ in functions)
     return (
         f"{HEADER}\n{PRELUDE}\n// Rules {'-' * 80}\n\n"
-        + "".join(f"{function}\n" for function in functions)
+        + "".join(f"{function}\n" for _, function in functions)
         + "/** Every rule above by its id. */\n"
         + f"export const rules = {{\n{table}}} as const satisfies {{ readonly [id: string]: Check }};\n"
     )
@@ -95,11 +108,14 @@ def typescript_module(
 
 def project_rules(project: ir.Project) -> list[tuple[ir.Entity, ir.Rule]]:
     """Each entity's rules, then its fields' rules, in declaration order."""
-    found: list[tuple[ir.Entity, ir.Rule]] = []
-    for entity in project.entities:
-        found.extend((entity, rule) for rule in entity.rules)
-        for field in entity.fields:
-            found.extend((entity, r) for r in (field.visible_to, field.editable_by) if r)
+    return [pair for entity in project.entities for pair in rules_of(entity)]
+
+
+def rules_of(entity: ir.Entity) -> list[tuple[ir.Entity, ir.Rule]]:
+    """The entity's rules, then its fields' rules, in declaration order."""
+    found = [(entity, rule) for rule in entity.rules]
+    for field in entity.fields:
+        found.extend((entity, r) for r in (field.visible_to, field.editable_by) if r)
     return found
 
 

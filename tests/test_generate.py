@@ -184,3 +184,26 @@ def test_trace_maps_fields_to_their_lines_in_ir_json(example_copy: Path) -> None
     lines = (example_copy / "generated" / "ir.json").read_text().splitlines()
     assert '"name": "status"' in "\n".join(lines[start - 1 : end])
     assert '"name": "status"' not in "\n".join(lines[: start - 1][-3:])
+
+
+def test_ir_json_is_the_models_dump_and_each_entity_and_field_has_its_lines(
+    example_copy: Path,
+) -> None:
+    from generators.ir import entity_and_field_regions, ir_json
+
+    project = compile_project(example_copy).project
+    text, regions = ir_json(project)  # spliced from the entities' own dumps
+    whole = project.model_dump_json(indent=2, exclude_none=True) + "\n"
+    assert text == whole
+    assert ir.Project.model_validate_json(text) == project
+    assert regions == entity_and_field_regions(whole, project.entities)
+    lines = text.splitlines()
+    for region in regions:
+        entity, _, field = region.origin.partition(".")
+        first = lines[region.start - 1 : region.start + 2]
+        wanted = f'"name": "{field or entity}"'
+        assert lines[region.start - 1].strip() == "{" and lines[region.end - 1].strip() in (
+            "}",
+            "},",
+        )
+        assert any(wanted in line for line in lines[region.start - 1 : region.end]), first

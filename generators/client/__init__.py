@@ -47,8 +47,9 @@ from generators.client.shapes import (
     update_fields,
 )
 from hookfs.graph import incremental
-from policy.typescript import TypeScriptCompileError, function_name, project_rules
-from policy.typescript import typescript_module as policy_module
+from policy.typescript import TypeScriptCompileError, function_name, rule_function
+from policy.typescript import module_of as policy_module
+from policy.typescript import rules_of as project_rules_of
 
 RUNTIME = resources.files("generators.client").joinpath("runtime")
 HEADER = (
@@ -599,20 +600,18 @@ def _mutation(hook: str, parameter: str, call: str, entity: str, change: str) ->
 
 def _policies(project: ir.Project) -> Artifact:
     """policy/typescript.py's module, then `can`: rules it cannot express are left out, named."""
-    chosen = project_rules(project)
-    try:
-        module = policy_module(project, chosen)
-        skipped: list[str] = []
-    except TypeScriptCompileError:
-        kept, skipped = [], []
-        for pair in chosen:
-            try:
-                policy_module(project, [pair])
-                kept.append(pair)
-            except TypeScriptCompileError as error:
-                skipped.append(f"{pair[1].id}: {error}")
-        chosen = kept
-        module = policy_module(project, chosen)
+    chosen: list[tuple[ir.Entity, ir.Rule]] = []
+    functions: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    for entity in project.entities:
+        by_id = {rule.id: rule for _, rule in project_rules_of(entity)}
+        for rule_id, function, error in _rule_functions(project, entity):
+            if function is None:
+                skipped.append(f"{rule_id}: {error}")
+            else:
+                chosen.append((entity, by_id[rule_id]))
+                functions.append((rule_id, function))
+    module = policy_module(functions)
     by_entity: dict[str, list[str]] = {}
     for entity, rule in chosen:
         name = function_name(rule.id)
@@ -651,6 +650,20 @@ def _policies(project: ir.Project) -> Artifact:
         rule="client.policies",
         reason="the rules compiled to TypeScript by policy/typescript.py, for UI gating",
     )
+
+
+@incremental("client.policies")
+def _rule_functions(
+    project: ir.Project, entity: ir.Entity
+) -> list[tuple[str, str | None, str | None]]:
+    """Each rule of `entity` as (id, its TypeScript function, None), or (id, None, why not)."""
+    found: list[tuple[str, str | None, str | None]] = []
+    for _, rule in project_rules_of(entity):
+        try:
+            found.append((rule.id, rule_function(project, entity, rule), None))
+        except TypeScriptCompileError as error:
+            found.append((rule.id, None, str(error)))
+    return found
 
 
 def _field_member(field: str, operation: str) -> str:
