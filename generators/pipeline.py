@@ -14,6 +14,7 @@ from compiler.ir_cache import IrCache, compile_or_reuse
 from generators.base import Artifact
 from generators.registry import load_generators, run_generators
 from hookfs.graph import Graph, Memo, Stats, building
+from hookfs.mirror import Seen
 from hookfs.store import HookStore
 from hookfs.writer import WriteReport, write_snapshot
 
@@ -88,6 +89,7 @@ class Session:
         self.project_dir = project_dir
         self.compiler = Recompiler(project_dir)
         self.memo = Memo()
+        self.mirrored = Seen()
         self._unkept: Compiled | None = None
 
     def generate(self, message: str = "gen dev") -> tuple[Built, WriteReport]:
@@ -98,7 +100,7 @@ class Session:
             with fewer_gc_pauses():
                 compiled = self.compiler.compile()
                 built = _generated(compiled.project, self.keep_caches, self.memo)
-                report = write_snapshot(self.project_dir, built.artifacts, message)
+                report = write_snapshot(self.project_dir, built.artifacts, message, self.mirrored)
             self.memo.save()
         finally:
             self.memo.store = None

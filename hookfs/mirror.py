@@ -13,12 +13,16 @@ import errno
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
+from typing import NamedTuple
 
-from hookfs.store import MIRRORED, FileEntry, HookStore
+from hookfs.store import MIRRORED, HookStore
 
+#: A file modified this recently is not noted as seen (see `_note`).
+_RACY_NS = 2_000_000_000
 #: What a stat of a path that holds no file fails with (as `Path.is_file` ignores them).
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
@@ -33,19 +37,42 @@ class MirrorReport:
     kept: tuple[str, ...]
 
 
-def mirror(store: HookStore, snapshot_id: int, target: Path) -> MirrorReport:
-    """Make `target` show snapshot `snapshot_id`, then record it as ref `mirrored`."""
-    entries = store.files(snapshot_id)
+class _Listed(NamedTuple):
+    path: str
+    blob: str
+    size: int
+
+
+class Seen:
+    """What one process wrote or read in a mirror: path -> (blob, size, mtime, inode).
+
+    A file whose stat is still the one noted holds the noted blob: the next mirror (the
+    next save under `gen dev`) need not read it again, as git's index does not.
+    """
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str, int, int, int]] = {}
+
+
+def mirror(
+    store: HookStore, snapshot_id: int, target: Path, seen: Seen | None = None
+) -> MirrorReport:
+    """Make `target` show snapshot `snapshot_id`, then record it as ref `mirrored`.
+
+    `seen`: what earlier mirrors of this process to `target` found (kept by the caller).
+    """
+    entries = [_Listed(*row) for row in store.listing(snapshot_id)]
     previous = store.get_ref(MIRRORED)
-    old_entries = store.files(previous.id) if previous else []
+    old_entries = [_Listed(*row) for row in store.listing(previous.id)] if previous else []
     current = {entry.path for entry in entries}
     stale = [entry for entry in old_entries if entry.path not in current]
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
+    seen = seen or Seen()
 
     # Remove first: a stale folder may need to make way for a new file of that name.
-    removed, kept = _remove_stale(stale, target)
-    written, unchanged = _write_current(store, entries, target)
+    removed, kept = _remove_stale(stale, target, seen)
+    written, unchanged = _write_current(store, entries, target, seen)
     store.set_ref(MIRRORED, snapshot_id)
     return MirrorReport(
         written=tuple(sorted(written)),
@@ -56,7 +83,7 @@ def mirror(store: HookStore, snapshot_id: int, target: Path) -> MirrorReport:
 
 
 def _write_current(
-    store: HookStore, entries: list[FileEntry], target: Path
+    store: HookStore, entries: list[_Listed], target: Path, seen: Seen
 ) -> tuple[list[str], list[str]]:
     """Write every entry whose bytes differ on disk; return (written, unchanged)."""
     written: list[str] = []
@@ -65,7 +92,7 @@ def _write_current(
     root = os.fspath(target)
     for entry in entries:
         dest = os.path.join(root, entry.path)
-        if _matches(dest, entry):
+        if _matches(dest, entry, seen):
             unchanged.append(entry.path)
             continue
         folder = os.path.dirname(dest)
@@ -73,11 +100,12 @@ def _write_current(
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
         _write_atomic(dest, store.read_blob(entry.blob))
+        _note(seen, dest, entry, os.lstat(dest))
         written.append(entry.path)
     return written, unchanged
 
 
-def _remove_stale(stale: list[FileEntry], target: Path) -> tuple[list[str], list[str]]:
+def _remove_stale(stale: list[_Listed], target: Path, seen: Seen) -> tuple[list[str], list[str]]:
     """Delete stale files still as mirrored; keep ones the user edited. Return (removed, kept)."""
     removed: list[str] = []
     kept: list[str] = []
@@ -85,23 +113,40 @@ def _remove_stale(stale: list[FileEntry], target: Path) -> tuple[list[str], list
         dest = target / entry.path
         if _regular_file_stat(dest) is None:
             continue  # already gone (or replaced by something of the user's): nothing to do
-        if not _matches(dest, entry):
+        if not _matches(dest, entry, seen):
             kept.append(entry.path)
             continue
         dest.unlink()
+        seen.files.pop(os.fspath(dest), None)
         removed.append(entry.path)
         _prune_empty_parents(dest.parent, target)
     return removed, kept
 
 
-def _matches(dest: str | Path, entry: FileEntry) -> bool:
+def _matches(dest: str | Path, entry: _Listed, seen: Seen) -> bool:
     """Tell whether `dest` is a regular file holding exactly the entry's bytes."""
     stat = _regular_file_stat(dest)
     # Size first: most changed files differ in size, and stat is cheaper than reading.
     if stat is None or stat.st_size != entry.size:
         return False
+    if seen.files.get(os.fspath(dest)) == (entry.blob, *_signature(stat)):
+        return True  # as this process left it
     with open(dest, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest() == entry.blob
+        same = hashlib.sha256(handle.read()).hexdigest() == entry.blob
+    if same:
+        _note(seen, dest, entry, stat)
+    return same
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def _note(seen: Seen, dest: str | Path, entry: _Listed, stat: os.stat_result) -> None:
+    # A file changed within the clock's granularity of now could change again unseen
+    # with the same stat (git's "racy" entries): it is read next time instead.
+    if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
+        seen.files[os.fspath(dest)] = (entry.blob, *_signature(stat))
 
 
 def _regular_file_stat(path: str | Path) -> os.stat_result | None:

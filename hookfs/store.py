@@ -216,6 +216,16 @@ class HookStore:
         ).fetchall()
         return [_entry(row) for row in rows]
 
+    def listing(self, snapshot_id: int) -> list[tuple[str, str, int]]:
+        """(path, blob, size) of each file of a snapshot, sorted by path: `files` without
+        the headers, which the mirror does not need."""
+        self.snapshot(snapshot_id)
+        return self._conn.execute(
+            "SELECT f.path, f.blob, b.size FROM files f"
+            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? ORDER BY f.path",
+            (snapshot_id,),
+        ).fetchall()
+
     def file(self, snapshot_id: int, path: str) -> FileEntry | None:
         """Return one file of a snapshot, or None if the snapshot lacks `path`."""
         self.snapshot(snapshot_id)
@@ -337,9 +347,16 @@ class HookStore:
     ) -> Snapshot:
         """Write blobs, the snapshot row, its files and head; caller owns the transaction."""
         conn = self._conn
+        # Head's blobs are stored: a rebuild that changed a few files hands over only those.
+        stored = {
+            row[0]
+            for row in conn.execute(
+                "SELECT blob FROM files WHERE snapshot = ?", (head.id if head else -1,)
+            )
+        }
         conn.executemany(
             "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
-            ((s.blob, len(s.data), s.data) for s in staged),
+            ((s.blob, len(s.data), s.data) for s in staged if s.blob not in stored),
         )
         parent = head.id if head else None
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generators.base import Artifact
-from hookfs.mirror import MirrorReport, mirror
+from hookfs.mirror import MirrorReport, Seen, mirror
 from hookfs.store import HookStore, Snapshot
 
 GENERATED_DIR = "generated"
@@ -26,8 +26,11 @@ class WriteReport:
     mirror: MirrorReport
 
 
-def write_snapshot(project_dir: Path, artifacts: Sequence[Artifact], message: str) -> WriteReport:
+def write_snapshot(
+    project_dir: Path, artifacts: Sequence[Artifact], message: str, seen: Seen | None = None
+) -> WriteReport:
+    """`seen`: what this process's earlier mirrors found in `generated/` (hookfs/mirror.py)."""
     with HookStore.open(project_dir) as store:
         result = store.commit(((a.path, a.content, a.headers()) for a in artifacts), message)
-        report = mirror(store, result.snapshot.id, project_dir / GENERATED_DIR)
+        report = mirror(store, result.snapshot.id, project_dir / GENERATED_DIR, seen)
     return WriteReport(snapshot=result.snapshot, created=result.created, mirror=report)
