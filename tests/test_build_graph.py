@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.synthetic import write_synthetic_project
-from generators.pipeline import build, generate
+from generators.pipeline import Session, build, generate
 from hookfs.graph import Memo
 from hookfs.store import HookStore
 
@@ -103,6 +103,45 @@ def test_a_build_reusing_results_writes_what_a_build_from_nothing_writes(
     from_nothing = build(small, Memo())  # nothing remembered: every node runs
     assert {a.path: a.content for a in from_nothing.artifacts} == incremental
     assert from_nothing.stats.reused == 0
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    project = write_synthetic_project(tmp_path_factory.mktemp("graph") / "session", 24, seed=4)
+    session = Session(project)
+    session.generate()
+    return session
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=23),
+            st.sampled_from(["add", "length", "doc", "label", "name"]),
+            st.integers(min_value=0, max_value=999),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_gen_devs_builds_write_what_a_build_from_nothing_writes(
+    session: Session, edits: list[tuple[int, str, int]]
+) -> None:
+    """What a `gen dev` session keeps between saves (compile, graph results, same-object
+    pieces of whole-project files, the mirror's stats) changes nothing it writes."""
+    project = session.project_dir
+    names = re.findall(r'entity\(\n    "(\w+)",', _model_text(project))
+    for index, change, argument in edits:
+        edit(project, names[index], change, argument)
+        built, _ = session.generate()
+    assert {a.path: a.content for a in built.artifacts} == files_of(project)
+    from_nothing = build(project, Memo())
+    assert {a.path: a.content for a in from_nothing.artifacts} == files_of(project)
 
 
 def _json(entity: object) -> str:

@@ -7,6 +7,8 @@ Statements carry no trailing semicolon; `script()` adds them.
 
 from __future__ import annotations
 
+from functools import partial
+
 from generators.db.schema import (
     Check,
     Column,
@@ -19,6 +21,7 @@ from generators.db.schema import (
     literal,
     quote,
 )
+from hookfs.graph import same_objects
 
 
 def create_enum(enum: EnumType) -> str:
@@ -125,8 +128,8 @@ def schema_statements(schema: Schema) -> list[tuple[str, str]]:
     """
     found = [(create_enum(enum), enum.origin) for enum in schema.enums]
     for table in schema.tables:
-        found.append((create_table(table), table.origin))
-        found += [(statement, table.origin) for statement in comments(table)]
+        # A table kept between builds of one process (`gen dev`) is written once.
+        found += same_objects("db.schema.table", (table,), partial(_table_statements, table))
     found += [
         (add_constraint(table, foreign_key_definition(schema, table, key)), key.origin)
         for table in schema.tables
@@ -134,6 +137,11 @@ def schema_statements(schema: Schema) -> list[tuple[str, str]]:
     ]
     found += [(create_index(schema, index), index.origin) for index in schema.indexes]
     return found
+
+
+def _table_statements(table: Table) -> list[tuple[str, str]]:
+    found = [(create_table(table), table.origin)]
+    return found + [(statement, table.origin) for statement in comments(table)]
 
 
 def script(statements: list[str]) -> str:

@@ -19,11 +19,13 @@ keyword or with `metadata`, `sa` and `postgresql`.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from generators.base import Region
 from generators.db import ddl
 from generators.db.pysource import Group, keyword, place, python_string
 from generators.db.schema import Column, EnumType, Index, IndexElement, Schema, Table
+from hookfs.graph import same_objects
 
 #: Postgres spellings (as `Column.type` holds them) -> SQLAlchemy types.
 _TYPES = {
@@ -306,16 +308,34 @@ def render_tables(schema: Schema, header: str) -> tuple[str, tuple[Region, ...]]
         placed = place(statements.enum(enum), out)
         regions.append(Region(placed.start, placed.end, enum.origin))
     for table in schema.tables:
-        group, origins = statements.table(table, indexes[table.uid])
-        out.append("")
-        placed = place(group, out)
-        regions.append(Region(placed.start, placed.end, table.origin))
-        if len(placed.items) != len(origins):
-            raise AssertionError(f"{table.name}: the table statement fits on one line")
-        regions += [
-            Region(start, end, origin)
-            for (start, end), origin in zip(placed.items, origins, strict=True)
-            if origin is not None
-        ]
+        # The same table, indexes and referenced tables (kept by the build graph between
+        # saves under `gen dev`) lay out the same: only changed tables are laid out again.
+        targets = [schema.table(key.target_table) for key in table.foreign_keys]
+        in_cycle = [statements.cycles[t.uid] == statements.cycles[table.uid] for t in targets]
+        lines, its = same_objects(
+            "db.tables.table",
+            (table, *indexes[table.uid], *targets, *in_cycle),
+            partial(_table_statement, statements, table, indexes[table.uid]),
+        )
+        regions += [Region(len(out) + r.start, len(out) + r.end, r.origin) for r in its]
+        out += lines
     out.append("")
     return "\n".join(out), tuple(regions)
+
+
+def _table_statement(
+    statements: _Statements, table: Table, indexes: list[Index]
+) -> tuple[list[str], list[Region]]:
+    """The lines of the table's statement, a blank one first, and their regions from there."""
+    group, origins = statements.table(table, indexes)
+    out = [""]
+    placed = place(group, out)
+    if len(placed.items) != len(origins):
+        raise AssertionError(f"{table.name}: the table statement fits on one line")
+    regions = [Region(placed.start, placed.end, table.origin)]
+    regions += [
+        Region(start, end, origin)
+        for (start, end), origin in zip(placed.items, origins, strict=True)
+        if origin is not None
+    ]
+    return out, regions
