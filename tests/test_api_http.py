@@ -6,8 +6,10 @@ the database made from the generated `schema.postgres.sql`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -26,10 +28,11 @@ from tests import pg
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
 
 
-@pytest.fixture(scope="module")
-def generated_app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    project = compile_project(EXAMPLE).project
-    root = tmp_path_factory.mktemp("api")
+@contextlib.contextmanager
+def served_api(project_dir: Path, pg_admin_url: str, root: Path) -> Iterator[Any]:
+    """The generated API of `project_dir`, imported from a tree under `root`, on a new
+    database made from its `schema.postgres.sql`."""
+    project = compile_project(project_dir).project
     package = f"generated_{uuid.uuid4().hex[:8]}"
     for artifact in run_generators(project, load_generators()):
         path = root / package / artifact.path
@@ -42,7 +45,7 @@ def generated_app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -
         connection.exec_driver_sql(schema, execution_options={"no_parameters": True})
     engine.dispose()
     os.environ["DATABASE_URL"] = url
-    os.environ["REFRAME_PROJECT"] = str(EXAMPLE)
+    os.environ["REFRAME_PROJECT"] = str(project_dir)
     sys.path.insert(0, str(root))
     try:
         module = importlib.import_module(f"{package}.api.app")
@@ -52,6 +55,12 @@ def generated_app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -
         os.environ.pop("DATABASE_URL", None)
         module.app.state.engine.dispose()
         pg.drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def generated_app(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with served_api(EXAMPLE, pg_admin_url, tmp_path_factory.mktemp("api")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -429,3 +438,38 @@ def test_links_to_rows_the_caller_cannot_read_are_kept(
             )
         ).all()
     assert [str(k) for k in left] == [theirs["id"]]
+
+
+def test_without_timestamps_a_change_of_links_alone_changes_the_etag(
+    pg_admin_url: str, tmp_path: Path
+) -> None:
+    """No `updated_at` to touch: the links are part of the tag, so a stale If-Match after a
+    tags-only update is refused instead of overwriting it."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    model = project / "domain" / "customers.model.py"
+    declared = 'entity(\n    "Customer",\n'
+    assert declared in model.read_text()
+    model.write_text(model.read_text().replace(declared, declared + "    timestamps=False,\n"))
+    with served_api(project, pg_admin_url, tmp_path / "api") as app, TestClient(app) as client:
+        admin = signup(client, "Untimed Co")
+        red, blue = (create(client, admin, "tags", {"name": n}) for n in ("red", "blue"))
+        customer = create(
+            client, admin, "customers", {"name": "U", "email": "u@e.test", "tags": [red["id"]]}
+        )
+        assert "updated_at" not in customer
+        path = f"/api/customers/{customer['id']}"
+        etag = client.get(path, headers=admin).headers["ETag"]
+
+        changed = client.patch(
+            path, json={"tags": [blue["id"]]}, headers={**admin, "If-Match": etag}
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.headers["ETag"] != etag
+        assert client.get(path, headers=admin).headers["ETag"] == changed.headers["ETag"]
+        stale = client.patch(path, json={"tags": [red["id"]]}, headers={**admin, "If-Match": etag})
+        assert stale.status_code == 412
+        fresh = client.patch(
+            path, json={"name": "U2"}, headers={**admin, "If-Match": changed.headers["ETag"]}
+        )
+        assert fresh.status_code == 200, fresh.text

@@ -31,8 +31,8 @@ from runtime.api import audit, materialized
 from runtime.api.computed import ExprCompiler
 from runtime.api.model import AppModel
 from runtime.api.problems import Problem, not_found
-from runtime.api.reading import get_row, row_etag
-from runtime.api.writing import decide, parse_key, stored_row, write_fields
+from runtime.api.reading import get_row, parse_key, row_etag, row_tag
+from runtime.api.writing import decide, stored_row, write_fields
 
 log = logging.getLogger("reframe.effects")
 IDEMPOTENCY = "reframe_idempotency"
@@ -87,7 +87,7 @@ def run(
             connection, model, entity, key, action.name, {**changes, **inputs}, caller, before=row
         )
         shown = get_row(connection, model, entity, caller, key) or {entity.primary_key: key}
-        done = Done(200, shown, row_etag(shown))
+        done = Done(200, shown, row_tag(connection, model, entity, shown))
         if idempotency_key is not None:
             _remember(connection, model, caller, idempotency_key, path, request_hash, done)
     if action.effect:
@@ -159,6 +159,8 @@ def _replayed(
     if found["path"] != path or (found["request_hash"] and found["request_hash"] != request_hash):
         raise Problem(422, "This Idempotency-Key was used for another request; use a new key.")
     body = found["body"] or {}
+    # The tag of the body as remembered (without links: an If-Match with it may be refused,
+    # never wrongly accepted).
     return Done(found["status"], body, row_etag(body) if body else None)
 
 

@@ -135,9 +135,9 @@ def get_row(
             if not includes or row is None
             else reading.read_row(connection, model, entity, caller, key)
         )
-    if row is None or plain is None:
-        raise not_found(entity.label)
-    response.headers["ETag"] = reading.row_etag(plain)
+        if row is None or plain is None:
+            raise not_found(entity.label)
+        response.headers["ETag"] = reading.row_tag(connection, model, entity, plain)
     return row
 
 
@@ -156,9 +156,9 @@ def create_row(
             connection, model, entity, caller, body.model_dump(exclude_unset=True)
         )
         row = reading.read_row(connection, model, entity, caller, key)
-    if row is None:  # created, but the read rule hides it from its creator
-        return {entity.primary_key: str(key)}
-    response.headers["ETag"] = reading.row_etag(row)
+        if row is None:  # created, but the read rule hides it from its creator
+            return {entity.primary_key: str(key)}
+        response.headers["ETag"] = reading.row_tag(connection, model, entity, row)
     # Percent-encoded: a text key may hold what a header cannot (any Unicode).
     response.headers["Location"] = f"{entity.api_path}/{quote(str(key), safe='')}"
     return row
@@ -182,9 +182,9 @@ def update_row(
             connection, model, entity, caller, key, body.model_dump(exclude_unset=True), if_match
         )
         row = reading.read_row(connection, model, entity, caller, key)
-    if row is None:
-        raise not_found(entity.label)
-    response.headers["ETag"] = reading.row_etag(row)
+        if row is None:
+            raise not_found(entity.label)
+        response.headers["ETag"] = reading.row_tag(connection, model, entity, row)
     return row
 
 

@@ -133,6 +133,47 @@ def get_row(
     return None if row is None else json_value(row)
 
 
+def parse_key(entity: ir.Entity, key: object) -> object | None:
+    """The primary key value of `key` as its column type; None when it cannot be one (404)."""
+    field = entity.field(entity.primary_key)
+    assert field is not None
+    if isinstance(field.type, ir.ScalarType) and field.type.name == "uuid":
+        try:
+            return key if isinstance(key, UUID) else UUID(str(key))
+        except ValueError:
+            return None
+    if isinstance(field.type, ir.ScalarType) and field.type.name == "integer":
+        try:
+            return int(str(key))
+        except ValueError:
+            return None
+    return str(key)
+
+
+def row_tag(conn: sa.Connection, model: AppModel, entity: ir.Entity, row: Mapping[str, Any]) -> str:
+    """The ETag of a stored row (`get_row`) as every response sends it and `If-Match` is
+    compared with: `row_etag`, and for an entity without `updated_at` the keys of its
+    many-to-many links too. A change of links alone touches `updated_at` when there is
+    one; without it, the row's values stay the same and only the links tell the change."""
+    if entity.field("updated_at") is not None:
+        return row_etag(row)
+    key = parse_key(entity, row.get(entity.primary_key))
+    links = {
+        field.name: sorted(map(str, _linked_keys(conn, model, field.type, key)))
+        for field in entity.fields
+        if isinstance(field.type, ir.ManyToManyType) and field.type.through is None
+    }
+    return row_etag({**row, "(links)": links} if links else row)
+
+
+def _linked_keys(
+    conn: sa.Connection, model: AppModel, kind: ir.ManyToManyType, key: object
+) -> list[object]:
+    link = model.tables[kind.join_table]
+    source, target = link.c[kind.source_column], link.c[kind.target_column]
+    return list(conn.scalars(sa.select(target).where(source == key)))
+
+
 def row_etag(row: Mapping[str, Any]) -> str:
     """A strong ETag (quoted) of a row's values: equal rows, equal tags; any change in a value
     (`updated_at` included) changes it. Give it the stored fields of the row, without

@@ -19,7 +19,6 @@ has the sorted keys before and after.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,26 +33,9 @@ from policy.python import NeedsRelated
 from runtime.api import audit, materialized
 from runtime.api.model import AppModel
 from runtime.api.problems import FieldError, Problem, not_found
-from runtime.api.reading import get_row, row_etag, visible_rows
+from runtime.api.reading import get_row, parse_key, row_tag, visible_rows
 
 Row = dict[str, Any]
-
-
-def parse_key(entity: ir.Entity, key: object) -> object | None:
-    """The primary key value of `key` as its column type; None when it cannot be one (404)."""
-    field = entity.field(entity.primary_key)
-    assert field is not None
-    if isinstance(field.type, ir.ScalarType) and field.type.name == "uuid":
-        try:
-            return key if isinstance(key, uuid.UUID) else uuid.UUID(str(key))
-        except ValueError:
-            return None
-    if isinstance(field.type, ir.ScalarType) and field.type.name == "integer":
-        try:
-            return int(str(key))
-        except ValueError:
-            return None
-    return str(key)
 
 
 def stored_row(
@@ -347,7 +329,10 @@ def update_row(
         raise not_found(entity.label)
     if if_match is not None:
         shown = get_row(connection, model, entity, caller, key)
-        if shown is None or if_match.strip() not in (row_etag(shown), "*"):
+        if shown is None or if_match.strip() not in (
+            row_tag(connection, model, entity, shown),
+            "*",
+        ):
             raise Problem(
                 412,
                 f"The {entity.label.lower()} changed since you read it: get it again, then retry.",
