@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,27 +22,7 @@ from generators.db.lower import lower_schema
 from generators.db.revision import render_revision, slug
 from generators.db.schema import Schema
 from runtime.layout import ENV_PY, MIGRATIONS_DIR
-
-VERSIONS = "versions"
-_NUMBERED = re.compile(r"^(\d{4})_.*\.schema\.json$")
-
-
-class MigrateError(Exception):
-    """The migration cannot be made; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Revision:
-    number: int
-    path: Path
-
-    @property
-    def id(self) -> str:
-        return f"{self.number:04d}"
-
-    @property
-    def schema_path(self) -> Path:
-        return self.path.with_suffix("").with_suffix(".schema.json")
+from runtime.revisions import VERSIONS, MigrateError, Revision, latest_revision, stored_schema
 
 
 @dataclass(frozen=True)
@@ -53,48 +32,6 @@ class MadeMigration:
     revision: Revision | None
     previous: Revision | None = None
     written: tuple[Path, ...] = field(default=())
-
-
-def latest_revision(project_root: Path) -> Revision | None:
-    """The newest revision with its stored schema; two with one number is an error."""
-    folder = project_root / MIGRATIONS_DIR / VERSIONS
-    if not folder.is_dir():
-        return None
-    found: dict[int, Path] = {}
-    for path in sorted(folder.iterdir()):
-        match = _NUMBERED.match(path.name)
-        if match is None:
-            continue
-        number = int(match.group(1))
-        if number in found:
-            raise MigrateError(
-                f"two revisions are numbered {number:04d} in {folder} (made on two branches?). "
-                "Delete the newer one, merge the model changes, and run `gen migrate make` again."
-            )
-        found[number] = path.with_name(path.name.removesuffix(".schema.json") + ".py")
-    if not found:
-        return None
-    number = max(found)
-    revision = Revision(number, found[number])
-    if not revision.path.is_file():
-        raise MigrateError(
-            f"{revision.schema_path} has no revision file {revision.path.name} beside it; "
-            "restore it from version control, or delete the schema file."
-        )
-    return revision
-
-
-def stored_schema(revision: Revision | None) -> Schema:
-    if revision is None:
-        return Schema()
-    try:
-        return Schema.model_validate_json(revision.schema_path.read_bytes())
-    except ValueError as exc:
-        raise MigrateError(
-            f"{revision.schema_path} cannot be read ({str(exc).splitlines()[0]}). Restore it "
-            "from version control: it records what revision "
-            f"{revision.id} made, and every later migration is computed from it."
-        ) from exc
 
 
 def make_migration(

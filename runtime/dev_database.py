@@ -122,8 +122,8 @@ def _each(connection: Connection, operations: Sequence[Operation]) -> None:
 
 
 def _apply_revisions(project_root: Path, url: str, served: ir.Project, new: ir.Project) -> str:
-    from cli.migrate import latest_revision, stored_schema
     from runtime.migrations import apply
+    from runtime.revisions import latest_revision, stored_schema
 
     done = apply(project_root, url)
     note = f"applied migration(s) {', '.join(done)}" if done else "no migration to apply"
