@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS memo (
 );
 CREATE INDEX IF NOT EXISTS memo_by_blob ON memo (blob);
 CREATE INDEX IF NOT EXISTS files_by_blob ON files (blob);
+CREATE TABLE IF NOT EXISTS memo_slots (
+    slot TEXT PRIMARY KEY,
+    key TEXT NOT NULL
+);
 """
 
 
@@ -267,20 +271,29 @@ class HookStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
-    def memo_put(self, key: str, data: bytes) -> None:
-        """Remember `data` under `key` (its blob is shared with equal content)."""
-        self.memo_put_many([(key, data)])
+    def memo_put(self, key: str, data: bytes, slot: str | None = None) -> None:
+        """Remember `data` under `key` (its blob is shared with equal content).
 
-    def memo_put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        `slot`: what the entry is the latest output of (a module's path): the entry the
+        slot held before is forgotten, so that outputs of sources edited again and again
+        (bundles of a model saved under `gen dev`: 1 MB each at 200 entities) do not pile up.
+        """
+        self.memo_put_many([(key, data)], slot)
+
+    def memo_put_many(self, items: Iterable[tuple[str, bytes]], slot: str | None = None) -> None:
         """Remember each `(key, data)`, all in one transaction.
 
         What a key held before is deleted when nothing else uses it: a build graph node
         computed again replaces its result, and the store does not grow with each save.
+        `slot`: see `memo_put` (one item).
         """
+        items = list(items)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             replaced: set[str] = set()
+            if slot is not None:
+                replaced |= self._free_slot(slot, [key for key, _ in items])
             for key, data in items:
                 raw = bytes(data)
                 blob = hashlib.sha256(raw).hexdigest()
@@ -307,6 +320,22 @@ class HookStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _free_slot(self, slot: str, key: list[str]) -> set[str]:
+        """Point `slot` at `key` (one); forget the entry it pointed at. Return its blob."""
+        assert len(key) == 1, "a slot holds one entry"
+        conn = self._conn
+        before = conn.execute("SELECT key FROM memo_slots WHERE slot = ?", (slot,)).fetchone()
+        conn.execute(
+            "INSERT INTO memo_slots (slot, key) VALUES (?, ?)"
+            " ON CONFLICT (slot) DO UPDATE SET key = excluded.key",
+            (slot, key[0]),
+        )
+        if before is None or before[0] == key[0]:
+            return set()
+        old = conn.execute("SELECT blob FROM memo WHERE key = ?", (before[0],)).fetchone()
+        conn.execute("DELETE FROM memo WHERE key = ?", (before[0],))
+        return {old[0]} if old else set()
 
     # -- writing ------------------------------------------------------------
 
@@ -431,7 +460,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
 
 def _has_memo_schema(conn: sqlite3.Connection) -> bool:
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    return {"memo", "memo_by_blob", "files_by_blob"} <= names
+    return {"memo", "memo_by_blob", "files_by_blob", "memo_slots"} <= names
 
 
 def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:

@@ -313,7 +313,8 @@ class Transpiler:
             self.runs += 1
         output = make()
         try:
-            store.memo_put(key, output)
+            # One output per path: an edited override or a rebuilt model replaces the last.
+            store.memo_put(key, output, slot=f"esbuild:{path}")
         except sqlite3.OperationalError as exc:  # locked for long by a commit: serve it anyway
             _log.warning("could not remember the transpiled %s: %s", path, exc)
         return output

@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from cli.main import main
 from hookfs import transpile as transpile_module
 from hookfs import vendor
+from hookfs.store import HookStore
 from hookfs.transpile import EsbuildMissing, TranspileError, Transpiler, esbuild_path, transpile
 from hookfs.web import ui_routes
 from runtime.serve import prepare, snapshot_files
@@ -621,6 +622,33 @@ def test_transpile_errors_give_a_1_based_column_in_characters(esbuild: Path) -> 
     assert (error.path, error.line, error.column) == ("ui/overrides/Bad.tsx", 2, 24)
     assert error.line_text == 'const é = "ééé"; let c d = 3;'
     assert str(error) == 'ui/overrides/Bad.tsx:2:24: Expected ";" but found "d"'
+
+
+def test_a_module_transpiled_again_replaces_its_last_output_in_the_memo(
+    esbuild: Path, tmp_path: Path
+) -> None:
+    """An override saved over and over (or a model's bundle, rebuilt on each save under
+    `gen dev`) keeps one output per path in the store, not one per version."""
+    transpiler = Transpiler(tmp_path)
+
+    def memo_rows() -> tuple[int, int]:
+        with HookStore.open(tmp_path) as store:
+            conn = store._conn
+            memo = conn.execute("SELECT COUNT(*) FROM memo").fetchone()[0]
+            blobs = conn.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
+        return memo, blobs
+
+    for version in range(4):
+        source = f"export const version: number = {version};\n".encode()
+        assert f"version = {version}" in transpiler.transpile(source, "ui/overrides/V.tsx").decode()
+    other = transpiler.transpile(b"export const x: number = 1;\n", "ui/overrides/Other.tsx")
+    assert b"x = 1" in other
+    assert memo_rows() == (2, 2)  # the last version of V.tsx, and Other.tsx
+    # What the memo still has is served from it: no esbuild run.
+    runs = transpiler.runs
+    transpiler.transpile(b"export const version: number = 3;\n", "ui/overrides/V.tsx")
+    assert transpiler.runs == runs
+    transpiler.close()
 
 
 def test_a_missing_esbuild_says_to_run_make_setup(
