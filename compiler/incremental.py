@@ -35,11 +35,12 @@ class Recompiler:
         """The project's IR now; raises CompileError like `compile_project`."""
         others = self._other_inputs()
         last = self._last if others == self._others else None
+        # Files that import helper modules run together: a helper runs in the first file
+        # that imports it, and what it declares is that file's (tests: a shared helper).
+        files = last.loaded.by_file if last and not last.loaded.helpers else None
         with fewer_gc_pauses():
             compiled = compile_project(
-                self.root,
-                files=last.loaded.by_file if last else None,
-                reuse=EntityReuse(last.reuse if last else None),
+                self.root, files=files, reuse=EntityReuse(last.reuse if last else None)
             )
         self._last, self._others = compiled, others
         return compiled

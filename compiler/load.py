@@ -46,6 +46,8 @@ class LoadedProject:
     bytecode: BytecodeCache
     #: Each file's own declarations, by relative path (what a later load may reuse).
     by_file: Mapping[str, LoadedFile] = field(default_factory=dict)
+    #: Modules of the project the model files imported (helpers), by name.
+    helpers: tuple[str, ...] = ()
 
 
 def model_files(root: Path) -> list[Path]:
@@ -64,7 +66,9 @@ def load_project(
     """Run every model file; `reuse`: files of an earlier load, kept where the source is the same.
 
     Only pass `reuse` when nothing else a model file can read changed (gen.toml,
-    helper modules of the project): compiler/incremental.py decides that.
+    helper modules of the project), and when no model file imports a helper module
+    (a helper runs again in whichever file imports it first, and may declare
+    entities): compiler/incremental.py decides that.
     """
     root = root.resolve()
     config = load_config(root, diagnostics)
@@ -78,7 +82,8 @@ def load_project(
             "add a file such as domain/things.model.py declaring entity(...).",
         )
     by_file: dict[str, LoadedFile] = {}
-    with project_root(root), _importable(root):
+    importable = _importable(root)
+    with project_root(root), importable:
         for path in files:
             relative = path.relative_to(root).as_posix()
             source = path.read_text(encoding="utf-8")
@@ -97,6 +102,7 @@ def load_project(
         files=tuple(by_file),
         bytecode=bytecode,
         by_file=by_file,
+        helpers=tuple(sorted(importable.forgotten)),
     )
 
 
@@ -169,6 +175,8 @@ class _importable:
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
+        #: The project's modules imported inside the block (dropped at its end).
+        self.forgotten: set[str] = set()
 
     def __enter__(self) -> None:
         self.before = set(sys.modules)
@@ -179,7 +187,9 @@ class _importable:
     def __exit__(self, *exc: object) -> None:
         sys.path.remove(self.root)
         sys.dont_write_bytecode = self.bytecode
+        self.forgotten = set()
         for name in set(sys.modules) - self.before:
             module_file = getattr(sys.modules[name], "__file__", None) or ""
             if module_file.startswith(self.root):
                 del sys.modules[name]
+                self.forgotten.add(name)

@@ -26,14 +26,14 @@ BREAKING = {
 }
 
 
-def outcome(compile_: object) -> object:
-    """The IR a compile gave, or the errors it raised, rendered."""
+def outcome(compile_: object) -> str:
+    """The IR a compile gave as JSON (`==` of IR nodes takes 0 for 0.0), or its errors."""
     try:
         compiled = compile_()  # type: ignore[operator]
     except CompileError as exc:
         return exc.render()
     assert isinstance(compiled, Compiled)
-    return compiled.project
+    return compiled.project.model_dump_json()
 
 
 def break_entity(project: Path, name: str, how: str) -> None:
@@ -106,7 +106,7 @@ def test_one_field_reruns_the_steps_of_its_file_and_reuses_the_rest(
 
     edit(project, re.findall(r'entity\(\n    "(\w+)",', _model_text(project))[-1], "add", 1)
     compiled = recompiler.compile()
-    assert compiled.project == compile_project(project).project
+    assert compiled.project.model_dump_json() == compile_project(project).project.model_dump_json()
     steps = unchanged.reuse.reused // len(unchanged.project.entities)
     # The last entity's file (its own entities run again, the others' results are kept).
     assert compiled.reuse is not None
@@ -125,7 +125,7 @@ def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(tmp_path: Path)
         policies.read_text().replace('delete=role("admin")', 'delete=role("billing")')
     )
     compiled = recompiler.compile()
-    assert compiled.project == compile_project(project).project
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
     payment = compiled.project.entity("Payment")
     assert payment is not None and "billing" in next(
         r.text for r in payment.rules if r.operation == "delete"
@@ -144,7 +144,7 @@ def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(tmp_path: Path)
     recompiler.compile()
     (project / "customer_limits.py").write_text("NAME_LENGTH = 80\n")
     compiled = recompiler.compile()
-    assert compiled.project == compile_project(project).project
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
     name = compiled.project.field("Customer.name")
     assert name is not None and name.max_length == 80
 
@@ -155,9 +155,43 @@ def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(tmp_path: Path)
         )
     )
     compiled = recompiler.compile()
-    assert compiled.project == compile_project(project).project
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
     assert "auditor" in compiled.project.app.roles
 
 
 def _model_text(project: Path) -> str:
     return "".join(p.read_text() for p in sorted((project / "domain").glob("*.model.py")))
+
+
+def test_values_equal_in_python_but_written_differently_are_compiled_again(
+    tmp_path: Path,
+) -> None:
+    """`Decimal("0") == Decimal("0.0")`: a reused result must also be the same in JSON."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    catalog = project / "domain" / "catalog.model.py"
+    assert ".min(0).max(1)" in catalog.read_text()
+    catalog.write_text(catalog.read_text().replace(".min(0).max(1)", ".min(0.0).max(1.0)", 1))
+    incremental = outcome(recompiler.compile)
+    assert incremental == outcome(lambda: compile_project(project))
+    assert '"min":"0.0","max":"1.0"' in incremental
+
+
+def test_a_helper_module_two_model_files_import_is_declared_once(tmp_path: Path) -> None:
+    """A helper runs in the first model file that imports it; an edit of another one
+    must not declare the helper's entities a second time."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    (project / "shared_notes.py").write_text(
+        'from compiler.dsl import entity, text\nNote = entity("Note", fields={"body": text()})\n'
+    )
+    for name in ("catalog", "customers"):
+        model = project / "domain" / f"{name}.model.py"
+        model.write_text("import shared_notes  # noqa: F401\n" + model.read_text())
+    recompiler = Recompiler(project)
+    assert recompiler.compile().project.entity("Note") is not None
+    customers = project / "domain" / "customers.model.py"
+    customers.write_text(customers.read_text().replace("max_length(200)", "max_length(210)", 1))
+    assert outcome(recompiler.compile) == outcome(lambda: compile_project(project))

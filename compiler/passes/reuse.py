@@ -25,6 +25,8 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
+
 from compiler import ir
 
 if TYPE_CHECKING:
@@ -46,7 +48,17 @@ class _Result:
 
 
 def _same(a: object, b: object) -> bool:
-    return a is b or a == b
+    """The same object, or one a compile could not tell apart: of one type, equal, and for
+    IR nodes equal in JSON too (`Decimal("0") == Decimal("0.0")`, `1 == 1.0 == True`)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, BaseModel) and isinstance(b, BaseModel):
+        return a == b and a.model_dump_json() == b.model_dump_json()
+    return a == b
 
 
 class EntityReuse:
