@@ -28,7 +28,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from compiler import ir
 from compiler.diagnostics import CompileError
@@ -70,6 +70,12 @@ class Change:
 
     ok: bool
     lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Built(Change):
+    #: The snapshot committed, when there is a new one to serve.
+    snapshot: Snapshot | None = None
 
 
 class Events:
@@ -161,6 +167,8 @@ class DevServer:
         self._api: Any = None
         #: The snapshot whose API is loaded: a new one reuses its unchanged modules.
         self._api_snapshot: Snapshot | None = None
+        #: Why the served snapshot's API could not be loaded (`/api` answers 503 with it).
+        self._api_failure: str | None = None
         #: Set while the API served is the one of the UI served.
         self._api_ready = threading.Event()
         #: The model of the snapshot being served.
@@ -187,11 +195,26 @@ class DevServer:
             return
         assert self._ui is not None, "start() first"
         if scope["path"] == "/api" or scope["path"].startswith("/api/"):
-            if not self._api_ready.is_set():
-                await asyncio.to_thread(self._api_ready.wait, API_WAIT_SECONDS)
+            await self._api_loaded()
+            if self._api_failure is not None:
+                response = JSONResponse(
+                    {"title": "The API of the new model failed to load", "status": 503,
+                     "detail": self._api_failure},
+                    status_code=503,
+                    media_type="application/problem+json",
+                )  # fmt: skip
+                await response(scope, receive, send)
+                return
             await self._api(scope, receive, send)
             return
         await self._ui(scope, receive, send)
+
+    async def _api_loaded(self) -> None:
+        """Until the API of the UI being served is loaded (a request cancelled meanwhile
+        holds no thread)."""
+        deadline = time.monotonic() + API_WAIT_SECONDS
+        while not self._api_ready.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -211,7 +234,7 @@ class DevServer:
     def start(self) -> Change:
         """Build what the project holds now, and serve it (else the last good snapshot)."""
         previous = _head_project(self.root)
-        built, project = self._build()
+        built, project, _ = self._build()
         try:  # the last good snapshot, if this build failed
             snapshot, files = snapshot_files(self.root, None)
         except ServeError as exc:  # nothing to serve: say why the build failed too
@@ -220,7 +243,8 @@ class DevServer:
         schema_note = bring_schema_up_to_date(self.root, self.url, files)
         self._served = project or ir.Project.model_validate_json(files["ir.json"])
         self._show_ui(snapshot, files)
-        self._load_api()
+        failure = self._load_api()
+        self._api_ready.set()
         if self._error is not None:  # the pages that connect are to see why it is not new
             self.events.publish(self._error)
         if schema_note == EMPTY_DATABASE_NOTE or previous is None:
@@ -228,7 +252,9 @@ class DevServer:
         else:
             note = self._follow(previous, self._served)
         self.session.keep_caches()
-        return Change(built.ok, (*built.lines, schema_note, note))
+        return Change(
+            built.ok and failure is None, (*built.lines, schema_note, note, failure or "")
+        )
 
     # -- rebuilding --------------------------------------------------------------------
 
@@ -246,26 +272,27 @@ class DevServer:
             return Change(True, (f"override changed: {', '.join(overrides)}",))
         with self._rebuild_lock:
             began = time.perf_counter()
-            built, project = self._build()
-            if project is None:
+            built, project, files = self._build()
+            if project is None or files is None or built.snapshot is None:
                 return built
-            assert self._snapshot is not None and self._served is not None
-            told = time.perf_counter()
-            # The API's reload takes the processor for a while: the pages first fetch and
-            # show the new UI (they say so), then it runs. Their API requests wait for it.
-            self.events.wait_shown(self._snapshot.id, PAGES_WAIT_SECONDS)
-            shown = time.perf_counter()
+            assert self._served is not None
             try:
+                self._show_ui(built.snapshot, files)
+                told = time.perf_counter()
+                # The API's reload takes the processor for a while: the pages first fetch
+                # and show the new UI (they say so), then it runs. Their API requests wait.
+                self.events.wait_shown(built.snapshot.id, PAGES_WAIT_SECONDS)
+                shown = time.perf_counter()
                 # The database first, so that the reloaded API finds the columns it asks for.
                 note = self._follow(self._served, project)
-                self._load_api()
+                self._served = project
+                failure = self._load_api()
             finally:
-                self._api_ready.set()  # a failed reload: the old API answers again
-            self._served = project
+                self._api_ready.set()  # whatever happened, no request waits for nothing
             self.session.keep_caches()
             done = time.perf_counter()
             timing = _took(told - began, shown - began, done - began)
-            return Change(True, (*built.lines, note, timing))
+            return Change(failure is None, (*built.lines, note, failure or timing))
 
     def _relative(self, path: Path) -> str | None:
         try:
@@ -275,25 +302,35 @@ class DevServer:
         top = relative.split("/", 1)[0]
         return relative if top in WATCHED else None
 
-    def _build(self) -> tuple[Change, ir.Project | None]:
-        """Compile, generate and commit a snapshot, and show its UI; on a model error, tell
-        the pages."""
+    def _build(self) -> tuple[_Built, ir.Project | None, dict[str, bytes] | None]:
+        """Compile, generate and commit a snapshot; on a model error, tell the pages.
+
+        Returns the model and the files of a new snapshot, else None for both.
+        """
         try:
             built, report = self.session.generate("gen dev")
         except CompileError as exc:
             self._failed([d.as_json() for d in exc.diagnostics])
-            return Change(False, (exc.render(), "still serving the last good snapshot")), None
+            lines = (exc.render(), "still serving the last good snapshot")
+            return _Built(False, lines), None, None
         except (GeneratorError, StoreError) as exc:
             self._failed(
                 [{"file": "", "line": 0, "code": "generate", "message": str(exc), "hint": ""}]
             )
-            return Change(False, (str(exc), "still serving the last good snapshot")), None
-        self._error = None
-        if self._ui is not None:  # serving already: the pages may show it now
-            self._show_ui(report.snapshot, {a.path: a.content for a in built.artifacts})
+            return _Built(False, (str(exc), "still serving the last good snapshot")), None, None
+        if self._error is not None:  # the pages show an error: the model compiles again
+            self._error = None
+            self.events.publish({"type": "ok"})
+        if not report.created and report.snapshot.id == self._api_snapshot_id():
+            line = f"snapshot {report.snapshot.id}: the same output, nothing to reload"
+            return _Built(True, (line,)), None, None
         written = report.mirror.written + report.mirror.removed
         line = f"snapshot {report.snapshot.id}: {len(written)} file(s) changed"
-        return Change(True, (line,)), built.project
+        files = {a.path: a.content for a in built.artifacts}
+        return _Built(True, (line,), report.snapshot), built.project, files
+
+    def _api_snapshot_id(self) -> int | None:
+        return self._api_snapshot.id if self._api_snapshot is not None else None
 
     def _failed(self, errors: list[dict[str, object]]) -> None:
         self._error = {"type": "error", "errors": errors}
@@ -330,15 +367,26 @@ class DevServer:
             with contextlib.suppress(TranspileError, EsbuildMissing):  # the page is told why
                 self._transpiler.bundle(inputs, self._transpiler.bundle_key(inputs))
 
-    def _load_api(self) -> None:
-        """Import the served snapshot's API (reusing the unchanged modules of the last one)."""
+    def _load_api(self) -> str | None:
+        """Import the served snapshot's API (reusing the unchanged modules of the last one).
+
+        When it fails, `/api` answers 503 with why, the pages show it, and the reason is
+        returned; the next save that loads replaces it.
+        """
         assert self._snapshot is not None
         old = self._api
-        self._api = load_api(self.root, self.url, self._snapshot, self._files, self._api_snapshot)
-        self._api_snapshot = self._snapshot
+        try:
+            api = load_api(self.root, self.url, self._snapshot, self._files, self._api_snapshot)
+        except Exception as exc:  # the generated API, or code of the project it imports
+            failure = f"the API of snapshot {self._snapshot.id} failed to load: {exc!r}"
+            self._api_failure = failure
+            self._failed([{"file": "", "line": 0, "code": "api", "message": failure, "hint": ""}])
+            return failure
+        self._api, self._api_snapshot, self._api_failure = api, self._snapshot, None
         self._api_ready.set()
         if old is not None:
             _dispose(old)
+        return None
 
     def _follow(self, served: ir.Project, new: ir.Project) -> str:
         try:
@@ -363,7 +411,11 @@ class DevServer:
         for batch in watch(
             self.root, watch_filter=Watched(), stop_event=stop, debounce=400, step=30
         ):
-            change = self.changed(Path(path) for _, path in batch)
+            try:
+                change = self.changed(Path(path) for _, path in batch)
+            except Exception as exc:  # said, and the watch goes on: the next save may mend it
+                self.say(f"the rebuild failed: {exc!r}")
+                continue
             if change is not None:
                 for line in change.lines:
                     if line:

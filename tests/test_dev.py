@@ -225,7 +225,9 @@ def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
     model.write_text(good)
     change = server.changed([model])
     assert change is not None and change.ok
-    assert server.events.current["type"] == "update"
+    # Mended: the pages hear the error is gone; the output is the one served, kept as it is.
+    assert server.events.current["type"] == "ok"
+    assert "nothing to reload" in change.lines[0]
 
 
 def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
@@ -250,8 +252,10 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
             model.read_text().replace(DUE_DATE, DUE_DATE + '        "courier_note": text(),\n')
         )
         # A rebuild's first half: the new snapshot's UI is served and the pages are told.
-        change, built = server._build()
-        assert change.ok and built is not None
+        change, built, files = server._build()
+        assert change.ok and built is not None and files is not None
+        assert change.snapshot is not None
+        server._show_ui(change.snapshot, files)
         event = server.events.current
         assert event["type"] == "update" and "ui/entities/invoice.ts" in event["changed"]
         entity_module = event["app"].replace("/ui/app", "/ui/entities/all.bundle.ts")
@@ -270,6 +274,33 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
         server._load_api()
         waiting.join(timeout=30)
         assert answers and "courier_note" in answers[0]
+
+        # A save that changes no output reloads nothing.
+        api = server._api
+        model.write_text(model.read_text() + "\n# a comment\n")
+        again = server.changed([model])
+        assert again is not None and again.ok and "nothing to reload" in again.lines[0]
+        assert server._api is api
+
+        # An API that fails to load (here a broken app module) is said, over the app too;
+        # /api answers 503 with why instead of waiting, or answering from the old model.
+        model.write_text(
+            model.read_text().replace(DUE_DATE, DUE_DATE + '        "depot": text(),\n')
+        )
+        change, built, files = server._build()
+        assert change.snapshot is not None and files is not None
+        server._show_ui(change.snapshot, {**files, "api/app.py": b"raise RuntimeError('broken')\n"})
+        failure = server._load_api()
+        assert failure is not None and "broken" in failure
+        server._api_ready.set()
+        answer = client.get("/api/openapi.json")
+        assert answer.status_code == 503 and "broken" in answer.json()["detail"]
+        assert server.events.current["type"] == "error"
+        # The next save that loads mends it.
+        model.write_text(model.read_text() + "\n# another comment\n")
+        mended = server.changed([model])
+        assert mended is not None and mended.ok, mended
+        assert "depot" in client.get("/api/openapi.json").text
 
 
 def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
