@@ -440,17 +440,30 @@ def test_links_to_rows_the_caller_cannot_read_are_kept(
     assert [str(k) for k in left] == [theirs["id"]]
 
 
-def test_without_timestamps_a_change_of_links_alone_changes_the_etag(
+def test_a_change_of_links_alone_changes_the_etag_whichever_side_made_it(
     pg_admin_url: str, tmp_path: Path
 ) -> None:
-    """No `updated_at` to touch: the links are part of the tag, so a stale If-Match after a
-    tags-only update is refused instead of overwriting it."""
+    """Links change without touching the row: on an entity without `updated_at`, or from
+    the other side of a many-to-many declared on both. The tag covers the links, so a stale
+    If-Match after such a change is refused instead of overwriting it."""
     project = tmp_path / "invoices"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
-    model = project / "domain" / "customers.model.py"
+    customers = project / "domain" / "customers.model.py"
     declared = 'entity(\n    "Customer",\n'
-    assert declared in model.read_text()
-    model.write_text(model.read_text().replace(declared, declared + "    timestamps=False,\n"))
+    assert declared in customers.read_text()
+    customers.write_text(
+        customers.read_text().replace(declared, declared + "    timestamps=False,\n")
+    )
+    catalog = project / "domain" / "catalog.model.py"
+    color = '        "color": text()'
+    assert color in catalog.read_text()
+    # Tag.invoices and Invoice.tags declare each other: one join table, two sides.
+    catalog.write_text(
+        "from compiler.dsl import many_to_many\n"
+        + catalog.read_text().replace(
+            color, '        "invoices": many_to_many("Invoice"),\n' + color, 1
+        )
+    )
     with served_api(project, pg_admin_url, tmp_path / "api") as app, TestClient(app) as client:
         admin = signup(client, "Untimed Co")
         red, blue = (create(client, admin, "tags", {"name": n}) for n in ("red", "blue"))
@@ -473,3 +486,20 @@ def test_without_timestamps_a_change_of_links_alone_changes_the_etag(
             path, json={"name": "U2"}, headers={**admin, "If-Match": changed.headers["ETag"]}
         )
         assert fresh.status_code == 200, fresh.text
+
+        # From the other side: tagging an invoice through the tag changes the invoice's tag.
+        invoice = create(
+            client,
+            admin,
+            "invoices",
+            {"number": "T-1", "customer": customer["id"], "due_date": "2026-12-31"},
+        )
+        invoice_path = f"/api/invoices/{invoice['id']}"
+        read = client.get(invoice_path, headers=admin).headers["ETag"]
+        linked = client.patch(
+            f"/api/tags/{red['id']}", json={"invoices": [invoice["id"]]}, headers=admin
+        )
+        assert linked.status_code == 200, linked.text
+        assert client.get(invoice_path, headers=admin).headers["ETag"] != read
+        late = client.patch(invoice_path, json={"notes": "n"}, headers={**admin, "If-Match": read})
+        assert late.status_code == 412

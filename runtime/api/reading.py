@@ -152,11 +152,11 @@ def parse_key(entity: ir.Entity, key: object) -> object | None:
 
 def row_tag(conn: sa.Connection, model: AppModel, entity: ir.Entity, row: Mapping[str, Any]) -> str:
     """The ETag of a stored row (`get_row`) as every response sends it and `If-Match` is
-    compared with: `row_etag`, and for an entity without `updated_at` the keys of its
-    many-to-many links too. A change of links alone touches `updated_at` when there is
-    one; without it, the row's values stay the same and only the links tell the change."""
-    if entity.field("updated_at") is not None:
-        return row_etag(row)
+    compared with: `row_etag` of its values and of the keys of its many-to-many links.
+
+    Links change without the row: from the other side of a many-to-many declared on both
+    entities (one join table), or on an entity without `updated_at` to touch. The tag
+    changes with them, so that an update made from a stale read is refused."""
     key = parse_key(entity, row.get(entity.primary_key))
     links = {
         field.name: sorted(map(str, _linked_keys(conn, model, field.type, key)))
