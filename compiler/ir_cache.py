@@ -50,7 +50,13 @@ def inputs_key(project_root: Path) -> str:
 def project_inputs(root: Path) -> list[Path]:
     found: list[Path] = []
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [d for d in subfolders if d not in _NOT_INPUTS and not d.startswith(".")]
+        subfolders[:] = [
+            d
+            for d in subfolders
+            if d not in _NOT_INPUTS
+            and not d.startswith(".")
+            and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg"))  # a virtualenv
+        ]
         found.extend(Path(folder, name) for name in files if name.endswith(_INPUT_SUFFIXES))
     return sorted(found)
 

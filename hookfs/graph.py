@@ -105,6 +105,8 @@ class Graph:
         self._hashes: dict[Read, str] = {}
         self._recording: list[set[Read]] = []
         self._identical_now: dict[tuple[str, tuple[int, ...]], tuple[tuple[object, ...], Any]] = {}
+        #: The keys of the nodes this build called.
+        self._called: set[str] = set()
 
     def hash_of(self, read: Read) -> str:
         known = self._hashes.get(read)
@@ -125,10 +127,14 @@ class Graph:
         return digest
 
     def finish(self) -> None:
-        """Keep what this build used only: its entities' hashes, its `same_objects` results."""
+        """Keep in memory what this build used only: its entities' hashes, its nodes'
+        results, its `same_objects` results (`gen dev` builds again and again)."""
         current = {id(e) for e in self.project.entities}
-        for key in [k for k in self.memo.entity_hashes if k not in current]:
-            del self.memo.entity_hashes[key]
+        for gone in [k for k in self.memo.entity_hashes if k not in current]:
+            del self.memo.entity_hashes[gone]
+        for kept in (self.memo.kept, self.memo.decoded):
+            for unused in [k for k in kept if k not in self._called]:
+                del kept[unused]
         self.memo.identical = self._identical_now
 
     def same_objects(self, rule: str, of: tuple[object, ...], compute: Callable[[], R]) -> R:
@@ -145,6 +151,7 @@ class Graph:
         if not self._ours(project):  # another project than this build's: no memo
             return function(project, *args)
         key = _key(rule, args)
+        self._called.add(key)
         reads = self._recording[-1] if self._recording else None
         entity = args[0] if args and isinstance(args[0], ir.Entity) else None
         if entity is not None and reads is not None:
