@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,15 +93,33 @@ class Session:
         self.mirrored = Seen()
         self._unkept: Compiled | None = None
 
-    def generate(self, message: str = "gen dev") -> tuple[Built, WriteReport]:
-        """Like `generate`: build, write one snapshot, mirror it; nothing written on failure."""
+    def generate(
+        self,
+        message: str = "gen dev",
+        while_writing: Callable[[list[Artifact]], None] | None = None,
+    ) -> tuple[Built, WriteReport]:
+        """Like `generate`: build, write one snapshot, mirror it; nothing written on failure.
+
+        `while_writing(artifacts)` runs in a thread while the snapshot is written (what
+        waits on other processes, such as esbuild, then overlaps the write).
+        """
         store = HookStore.open(self.project_dir).for_caching()
         self.memo.store = store
         try:
             with fewer_gc_pauses():
                 compiled = self.compiler.compile()
                 built = _generated(compiled.project, self.keep_caches, self.memo)
-                report = write_snapshot(self.project_dir, built.artifacts, message, self.mirrored)
+                alongside = None
+                if while_writing is not None:
+                    alongside = threading.Thread(target=while_writing, args=(built.artifacts,))
+                    alongside.start()
+                try:
+                    report = write_snapshot(
+                        self.project_dir, built.artifacts, message, self.mirrored
+                    )
+                finally:
+                    if alongside is not None:
+                        alongside.join()
             self.memo.save()
         finally:
             self.memo.store = None

@@ -242,6 +242,7 @@ class DevServer:
         # An empty database gets this snapshot's schema here.
         schema_note = bring_schema_up_to_date(self.root, self.url, files)
         self._served = project or ir.Project.model_validate_json(files["ir.json"])
+        self._bundle_ahead(files)
         self._show_ui(snapshot, files)
         failure = self._load_api()
         self._api_ready.set()
@@ -308,7 +309,9 @@ class DevServer:
         Returns the model and the files of a new snapshot, else None for both.
         """
         try:
-            built, report = self.session.generate("gen dev")
+            built, report = self.session.generate(
+                "gen dev", lambda made: self._bundle_ahead({a.path: a.content for a in made})
+            )
         except CompileError as exc:
             self._failed([d.as_json() for d in exc.diagnostics])
             lines = (exc.render(), "still serving the last good snapshot")
@@ -340,7 +343,6 @@ class DevServer:
         """Serve `snapshot`'s UI, hold `/api` until its API is loaded, and tell the pages."""
         before, self._files = self._files, files
         version = snapshot_version(files)
-        self._bundle_ahead(files, before)
         routes = ui_routes(files, self.root, self._transpiler, EVENTS_PATH, version)
         self._api_ready.clear()
         self._ui = Starlette(routes=routes)
@@ -357,15 +359,20 @@ class DevServer:
             }
         )
 
-    def _bundle_ahead(self, files: dict[str, bytes], before: dict[str, bytes]) -> None:
-        """Make the bundles a page will ask for (those whose modules changed) now, before the
-        pages are told: each took over a second at 200 entities, asked while the API reloads."""
-        for entry in filter(is_bundle, files):
-            inputs = bundle_inputs(files, entry)
-            if all(before.get(path) is data for path, data in inputs.modules.items()):
-                continue  # the same modules: the bundle is remembered
-            with contextlib.suppress(TranspileError, EsbuildMissing):  # the page is told why
-                self._transpiler.bundle(inputs, self._transpiler.bundle_key(inputs))
+    def _bundle_ahead(self, files: dict[str, bytes]) -> None:
+        """Make the bundles a page will ask for (those whose modules changed) before the pages
+        are told (while the snapshot is written): asked for while the API reloads, one took
+        over a second at 200 entities."""
+        before = self._files
+        try:
+            for entry in filter(is_bundle, files):
+                inputs = bundle_inputs(files, entry)
+                if all(before.get(path) is data for path, data in inputs.modules.items()):
+                    continue  # the same modules: the bundle is remembered
+                with contextlib.suppress(TranspileError, EsbuildMissing):  # the page is told
+                    self._transpiler.bundle(inputs, self._transpiler.bundle_key(inputs))
+        finally:
+            self._transpiler.close()  # this thread's connection to the store
 
     def _load_api(self) -> str | None:
         """Import the served snapshot's API (reusing the unchanged modules of the last one).
