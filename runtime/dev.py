@@ -43,6 +43,7 @@ from hookfs.transpile import (
     is_bundle,
 )
 from hookfs.web import OVERRIDE_MODULES, OVERRIDES_DIR, snapshot_version, ui_routes
+from runtime.api.model import known_model
 from runtime.dev_database import DevDatabaseError, follow_model
 from runtime.serve import (
     EMPTY_DATABASE_NOTE,
@@ -50,6 +51,7 @@ from runtime.serve import (
     bring_schema_up_to_date,
     load_api,
     snapshot_files,
+    unload_api,
 )
 
 EVENTS_PATH = "/_dev/events"
@@ -380,8 +382,9 @@ class DevServer:
         When it fails, `/api` answers 503 with why, the pages show it, and the reason is
         returned; the next save that loads replaces it.
         """
-        assert self._snapshot is not None
+        assert self._snapshot is not None and self._served is not None
         old = self._api
+        known_model(self._files["ir.json"], self._served)  # the model the build made
         try:
             api = load_api(self.root, self.url, self._snapshot, self._files, self._api_snapshot)
         except Exception as exc:  # the generated API, or code of the project it imports
@@ -389,10 +392,13 @@ class DevServer:
             self._api_failure = failure
             self._failed([{"file": "", "line": 0, "code": "api", "message": failure, "hint": ""}])
             return failure
+        replaced = self._api_snapshot
         self._api, self._api_snapshot, self._api_failure = api, self._snapshot, None
         self._api_ready.set()
         if old is not None:
             _dispose(old)
+        if replaced is not None and replaced.id != self._snapshot.id:
+            unload_api(replaced)  # else every save's modules would stay in memory
         return None
 
     def _follow(self, served: ir.Project, new: ir.Project) -> str:

@@ -102,6 +102,12 @@ def load_api(
     return __import__(f"{package}.api.app", fromlist=["app"]).app
 
 
+def unload_api(snapshot: Snapshot) -> None:
+    """Forget the modules of `snapshot`'s package (an API no longer served). The modules a
+    later snapshot took over from it live on under that snapshot's package."""
+    hook_import.unmount(_package(snapshot))
+
+
 def _package(snapshot: Snapshot) -> str:
     return f"reframe_hook_{snapshot.id}"
 
