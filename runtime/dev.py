@@ -246,7 +246,7 @@ class DevServer:
         self._served = project or ir.Project.model_validate_json(files["ir.json"])
         self._bundle_ahead(files)
         self._show_ui(snapshot, files)
-        failure = self._load_api()
+        failure = self._load_api(self._served)
         self._api_ready.set()
         if self._error is not None:  # the pages that connect are to see why it is not new
             self.events.publish(self._error)
@@ -289,7 +289,7 @@ class DevServer:
                 # The database first, so that the reloaded API finds the columns it asks for.
                 note = self._follow(self._served, project)
                 self._served = project
-                failure = self._load_api()
+                failure = self._load_api(project)
             finally:
                 self._api_ready.set()  # whatever happened, no request waits for nothing
             self.session.keep_caches()
@@ -376,15 +376,16 @@ class DevServer:
         finally:
             self._transpiler.close()  # this thread's connection to the store
 
-    def _load_api(self) -> str | None:
-        """Import the served snapshot's API (reusing the unchanged modules of the last one).
+    def _load_api(self, model: ir.Project) -> str | None:
+        """Import the served snapshot's API, whose model is `model` (reusing the unchanged
+        modules of the last one).
 
         When it fails, `/api` answers 503 with why, the pages show it, and the reason is
         returned; the next save that loads replaces it.
         """
-        assert self._snapshot is not None and self._served is not None
+        assert self._snapshot is not None
         old = self._api
-        known_model(self._files["ir.json"], self._served)  # the model the build made
+        known_model(self._files["ir.json"], model)  # the model the build made
         try:
             api = load_api(self.root, self.url, self._snapshot, self._files, self._api_snapshot)
         except Exception as exc:  # the generated API, or code of the project it imports

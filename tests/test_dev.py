@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -245,6 +246,7 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
     )
     server = DevServer(project, fresh_db, say=lambda _: None)
     assert server.start().ok
+    first = server.snapshot_id
     model = project / INVOICES
     with TestClient(server) as client:
         assert "courier_note" not in client.get("/api/openapi.json").text
@@ -271,9 +273,13 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
         assert waiting.is_alive() and not answers
         assert server._served is not None
         server._follow(server._served, built)  # the rebuild's second half
-        server._load_api()
+        server._load_api(built)
         waiting.join(timeout=30)
         assert answers and "courier_note" in answers[0]
+        # The API took the model the build made (not parsed again from ir.json), and the
+        # replaced snapshot's modules are gone.
+        assert server._api.state.model.project is built
+        assert not [m for m in sys.modules if m.startswith(f"reframe_hook_{first}.")]
 
         # A save that changes no output reloads nothing.
         api = server._api
@@ -290,7 +296,7 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
         change, built, files = server._build()
         assert change.snapshot is not None and files is not None
         server._show_ui(change.snapshot, {**files, "api/app.py": b"raise RuntimeError('broken')\n"})
-        failure = server._load_api()
+        failure = server._load_api(built)
         assert failure is not None and "broken" in failure
         server._api_ready.set()
         answer = client.get("/api/openapi.json")
