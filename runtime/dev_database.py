@@ -53,7 +53,7 @@ def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Proje
     target = lower_schema(new)
     engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
     try:
-        current = _kept_schema(engine) or lower_schema(served)
+        current = _kept_schema(engine, url) or lower_schema(served)
         try:
             plan = plan_migration(current, target)
         except PlanError as exc:
@@ -61,7 +61,7 @@ def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Proje
         refusal = _refusal(plan)
         if refusal:
             return refusal
-        _run(engine, plan.operations, target)
+        _run(engine, url, plan.operations, target)
     finally:
         engine.dispose()
     if not plan.operations:
@@ -69,11 +69,28 @@ def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Proje
     return "the database now has it: " + "; ".join(op.description for op in plan.operations)
 
 
-def _kept_schema(engine: sa.Engine) -> Schema | None:
+#: The schema this process last kept in a database, by URL, with the digest Postgres gives
+#: of it: reading it back took 0.2 s a save at 200 entities.
+_LAST_KEPT: dict[str, tuple[str, Schema]] = {}
+
+
+def _kept_digest(connection: Connection) -> str | None:
+    return connection.execute(sa.select(sa.func.md5(sa.cast(_KEPT.c.schema, sa.Text)))).scalar()
+
+
+def _kept_schema(engine: sa.Engine, url: str) -> Schema | None:
     with engine.begin() as connection:
         _KEPT.create(connection, checkfirst=True)
+        digest = _kept_digest(connection)
+        if digest is None:
+            return None
+        last = _LAST_KEPT.get(url)
+        if last is not None and last[0] == digest:  # what this process stored: unchanged
+            return last[1]
         kept = connection.execute(sa.select(_KEPT.c.schema)).scalar()
-    return Schema.model_validate(kept) if kept else None
+    schema = Schema.model_validate(kept)
+    _LAST_KEPT[url] = (digest, schema)
+    return schema
 
 
 def _refusal(plan: Plan) -> str | None:
@@ -92,7 +109,7 @@ def _refusal(plan: Plan) -> str | None:
     return None
 
 
-def _run(engine: sa.Engine, operations: Sequence[Operation], target: Schema) -> None:
+def _run(engine: sa.Engine, url: str, operations: Sequence[Operation], target: Schema) -> None:
     """`before` and `concurrent` steps outside a transaction (Postgres requires it), the rest
     in one, with the schema they lead to."""
     with engine.connect() as connection:
@@ -103,6 +120,7 @@ def _run(engine: sa.Engine, operations: Sequence[Operation], target: Schema) -> 
         row = {"id": 1, "schema": target.model_dump(mode="json", exclude_none=True)}
         keep = insert(_KEPT).values(row)
         connection.execute(keep.on_conflict_do_update(index_elements=["id"], set_=row))
+        _LAST_KEPT[url] = (_kept_digest(connection) or "", target)
     with engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         _each(autocommit, [op for op in operations if op.phase == "concurrent"])

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from compiler.compile import compile_project
 from generators.pipeline import generate
 from runtime.database import normalize_url
-from runtime.dev_database import SCHEMA_TABLE, follow_model
+from runtime.dev_database import SCHEMA_TABLE, DevDatabaseError, follow_model
 from tests.conftest import EXAMPLE
 
 INVOICES = "domain/invoices.model.py"
@@ -61,6 +61,26 @@ def test_a_new_field_becomes_a_column_and_the_schema_is_kept(project: Path, fres
     # Restarted with the old model as the one served: the database says where it is.
     again = follow_model(project, fresh_db, served, new)
     assert again == "the database schema did not change"
+
+
+def test_a_kept_schema_another_process_changed_is_read_again(project: Path, fresh_db: str) -> None:
+    """This process remembers what it kept; a database whose kept schema is not that any
+    more (another `gen dev`, another branch) is read again, not taken from memory."""
+    from generators.db.lower import lower_schema
+
+    served = compile_project(project).project
+    _edit(project, NOTES, NOTES + '        "po_number": text().max_length(40),\n')
+    new = compile_project(project).project
+    assert follow_model(project, fresh_db, served, new).startswith("the database now has it")
+    assert follow_model(project, fresh_db, new, new) == "the database schema did not change"
+    # Another process says the database is at the old model (its table has the column).
+    old = lower_schema(served).model_dump(mode="json", exclude_none=True)
+    table = sa.Table(SCHEMA_TABLE, sa.MetaData(), autoload_with=_engine(fresh_db))
+    with _engine(fresh_db).begin() as connection:
+        connection.execute(table.update().values(schema=old))
+    # Planned from what it says: the column is added again, which Postgres refuses.
+    with pytest.raises(DevDatabaseError, match=r"Add column invoice\.po_number"):
+        follow_model(project, fresh_db, new, new)
 
 
 def test_a_dropped_field_is_not_dropped_and_the_terminal_says_how(
