@@ -63,11 +63,17 @@ CREATE TABLE IF NOT EXISTS memo (
 );
 CREATE INDEX IF NOT EXISTS memo_by_blob ON memo (blob);
 CREATE INDEX IF NOT EXISTS files_by_blob ON files (blob);
-CREATE TABLE IF NOT EXISTS memo_slots (
-    slot TEXT PRIMARY KEY,
-    key TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS memo_recent (
+    slot TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (slot, key)
 );
 """
+
+
+#: How many entries a memo slot keeps (`memo_put`).
+_KEPT_PER_SLOT = 2
 
 
 class StoreError(Exception):
@@ -274,9 +280,10 @@ class HookStore:
     def memo_put(self, key: str, data: bytes, slot: str | None = None) -> None:
         """Remember `data` under `key` (its blob is shared with equal content).
 
-        `slot`: what the entry is the latest output of (a module's path): the entry the
-        slot held before is forgotten, so that outputs of sources edited again and again
-        (bundles of a model saved under `gen dev`: 1 MB each at 200 entities) do not pile up.
+        `slot`: what the entry is the latest output of (a module's path): the slot keeps
+        its two newest entries and forgets the rest, so that outputs of sources edited
+        again and again (bundles of a model saved under `gen dev`: 1 MB each at 200
+        entities) do not pile up.
         """
         self.memo_put_many([(key, data)], slot)
 
@@ -322,20 +329,37 @@ class HookStore:
             raise
 
     def _free_slot(self, slot: str, key: list[str]) -> set[str]:
-        """Point `slot` at `key` (one); forget the entry it pointed at. Return its blob."""
-        assert len(key) == 1, "a slot holds one entry"
+        """Make `key` (one) the newest entry of `slot`; forget the slot's entries older than
+        the one before it. Return their blobs.
+
+        Two are kept: the pages of the snapshot being served and of the one they are told
+        of (or a `gen serve` beside `gen dev`) may ask for both, and would evict each other.
+        """
+        assert len(key) == 1, "a slot takes one entry at a time"
         conn = self._conn
-        before = conn.execute("SELECT key FROM memo_slots WHERE slot = ?", (slot,)).fetchone()
+        newest = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM memo_recent WHERE slot = ?", (slot,)
+        ).fetchone()[0]
         conn.execute(
-            "INSERT INTO memo_slots (slot, key) VALUES (?, ?)"
-            " ON CONFLICT (slot) DO UPDATE SET key = excluded.key",
-            (slot, key[0]),
+            "INSERT INTO memo_recent (slot, key, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (slot, key) DO UPDATE SET seq = excluded.seq",
+            (slot, key[0], newest + 1),
         )
-        if before is None or before[0] == key[0]:
-            return set()
-        old = conn.execute("SELECT blob FROM memo WHERE key = ?", (before[0],)).fetchone()
-        conn.execute("DELETE FROM memo WHERE key = ?", (before[0],))
-        return {old[0]} if old else set()
+        old = [
+            row[0]
+            for row in conn.execute(
+                "SELECT key FROM memo_recent WHERE slot = ? ORDER BY seq DESC LIMIT -1 OFFSET ?",
+                (slot, _KEPT_PER_SLOT),
+            )
+        ]
+        blobs: set[str] = set()
+        for gone in old:
+            found = conn.execute("SELECT blob FROM memo WHERE key = ?", (gone,)).fetchone()
+            if found:
+                blobs.add(found[0])
+            conn.execute("DELETE FROM memo WHERE key = ?", (gone,))
+            conn.execute("DELETE FROM memo_recent WHERE slot = ? AND key = ?", (slot, gone))
+        return blobs
 
     # -- writing ------------------------------------------------------------
 
@@ -460,7 +484,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
 
 def _has_memo_schema(conn: sqlite3.Connection) -> bool:
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    return {"memo", "memo_by_blob", "files_by_blob", "memo_slots"} <= names
+    return {"memo", "memo_by_blob", "files_by_blob", "memo_recent"} <= names
 
 
 def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:

@@ -236,14 +236,18 @@ class DevServer:
     def start(self) -> Change:
         """Build what the project holds now, and serve it (else the last good snapshot)."""
         previous = _head_project(self.root)
-        built, project, _ = self._build()
-        try:  # the last good snapshot, if this build failed
-            snapshot, files = snapshot_files(self.root, None)
-        except ServeError as exc:  # nothing to serve: say why the build failed too
-            raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
+        built, project, files = self._build()
+        if built.snapshot is not None and project is not None and files is not None:
+            snapshot = built.snapshot  # served as built: its model is `project`
+        else:
+            try:  # the last good snapshot: this build failed
+                snapshot, files = snapshot_files(self.root, None)
+            except ServeError as exc:  # nothing to serve: say why the build failed too
+                raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
+            project = ir.Project.model_validate_json(files["ir.json"])
         # An empty database gets this snapshot's schema here.
         schema_note = bring_schema_up_to_date(self.root, self.url, files)
-        self._served = project or ir.Project.model_validate_json(files["ir.json"])
+        self._served = project
         self._bundle_ahead(files)
         self._show_ui(snapshot, files)
         failure = self._load_api(self._served)
@@ -391,22 +395,28 @@ class DevServer:
         except Exception as exc:  # the generated API, or code of the project it imports
             failure = f"the API of snapshot {self._snapshot.id} failed to load: {exc!r}"
             self._api_failure = failure
+            if self._snapshot.id != self._api_snapshot_id():
+                unload_api(self._snapshot)  # what it imported before it failed
             self._failed([{"file": "", "line": 0, "code": "api", "message": failure, "hint": ""}])
             return failure
         replaced = self._api_snapshot
+        if replaced is not None and replaced.id != self._snapshot.id:
+            # Before requests reach the new API: no import runs while its modules go.
+            unload_api(replaced)  # else every save's modules would stay in memory
         self._api, self._api_snapshot, self._api_failure = api, self._snapshot, None
         self._api_ready.set()
         if old is not None:
             _dispose(old)
-        if replaced is not None and replaced.id != self._snapshot.id:
-            unload_api(replaced)  # else every save's modules would stay in memory
         return None
 
     def _follow(self, served: ir.Project, new: ir.Project) -> str:
+        """Bring the dev database along, or say why it was not: the API loads either way."""
         try:
             return follow_model(self.root, self.url, served, new)
         except DevDatabaseError as exc:
             return str(exc)
+        except Exception as exc:  # Postgres unreachable, and the like
+            return f"the dev database could not be brought to the model: {exc!r}"
 
     # -- watching ----------------------------------------------------------------------
 

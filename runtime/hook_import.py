@@ -12,7 +12,7 @@ snapshot's paths.
 from __future__ import annotations
 
 import ast
-import functools
+import hashlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -46,7 +46,8 @@ def mount(package: str, files: Mapping[str, bytes], reuse_from: str | None = Non
 def loaded(package: str) -> set[str]:
     """The modules of `package` that were imported, by dotted name inside it."""
     prefix = package + "."
-    return {name[len(prefix) :] for name in sys.modules if name.startswith(prefix)}
+    # A copy: request threads may be importing meanwhile.
+    return {name[len(prefix) :] for name in list(sys.modules) if name.startswith(prefix)}
 
 
 def reusable_modules(
@@ -56,18 +57,22 @@ def reusable_modules(
 
     A module qualifies when it was imported, its source is unchanged, it is not a package
     `__init__` (those stay fresh, with the new package's search path), it reads no file
-    next to it (`__file__`: the data may have changed), and every module of the package
-    it imports qualifies too.
+    next to it (`__file__`: the data may have changed), it imports from its package at
+    module level only (a reused module keeps the old package's `__package__`, which is
+    unmounted once replaced), and every module of the package it imports qualifies too.
     """
     sources = {_dotted(path): path for path in after if path.endswith(".py")}
     candidates = {
         name
         for name, path in sources.items()
-        if name in imported and not path.endswith("__init__.py") and before.get(path) == after[path]
+        if name in imported
+        and not path.endswith("__init__.py")
+        and before.get(path) == after[path]
+        and b"__file__" not in after[path]
     }
-    needs = {
-        name: _package_imports(name, after[sources[name]]) & set(sources) for name in candidates
-    }
+    imports = {name: _package_imports(name, after[sources[name]]) for name in candidates}
+    needs = {name: found & set(sources) for name, found in imports.items() if found is not None}
+    candidates = set(needs)
     while True:
         dropped = {n for n in candidates if not needs[n] <= candidates}
         if not dropped:
@@ -79,17 +84,35 @@ def _dotted(path: str) -> str:
     return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
-@functools.lru_cache(maxsize=8192)
-def _package_imports(module: str, source: bytes) -> frozenset[str]:
-    """What `module` imports from its package (relative imports), dotted: modules, and
-    names that may be modules (`from . import x`); keep those that are.
+#: `_package_imports` results by module and the digest of its source.
+_IMPORTS: dict[tuple[str, bytes], frozenset[str] | None] = {}
+_IMPORTS_KEPT = 4096
 
-    Remembered: `gen dev` asks again for every module on each reload (parsing them all
-    took 0.7 s at 200 entities), and most sources are the very same bytes."""
+
+def _package_imports(module: str, source: bytes) -> frozenset[str] | None:
+    """What `module` imports from its package (relative imports), dotted: modules, and
+    names that may be modules (`from . import x`); keep those that are. None when it
+    imports from its package below module level (inside a function: at call time).
+
+    Remembered by the source's digest: `gen dev` asks again for every module on each
+    reload (parsing them all took 0.7 s at 200 entities), and most are unchanged."""
+    key = (module, hashlib.sha256(source).digest())
+    if key not in _IMPORTS:
+        if len(_IMPORTS) >= _IMPORTS_KEPT:
+            _IMPORTS.clear()
+        _IMPORTS[key] = _parsed_package_imports(module, source)
+    return _IMPORTS[key]
+
+
+def _parsed_package_imports(module: str, source: bytes) -> frozenset[str] | None:
     found: set[str] = set()
     base = module.split(".")[:-1]  # the package `module` is in
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    top_level = set(map(id, tree.body))
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level > 0:
+            if id(node) not in top_level:
+                return None
             anchor = base[: len(base) - node.level + 1]  # `.` is `base`, `..` its parent
             target = [*anchor, *(node.module.split(".") if node.module else [])]
             found.add(".".join(target))
@@ -99,7 +122,7 @@ def _package_imports(module: str, source: bytes) -> frozenset[str]:
 
 def unmount(package: str) -> None:
     _MOUNTED.pop(package, None)
-    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+    for name in [m for m in list(sys.modules) if m == package or m.startswith(package + ".")]:
         del sys.modules[name]
 
 

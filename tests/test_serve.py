@@ -119,3 +119,27 @@ def test_a_new_mount_reuses_the_unchanged_modules_of_the_previous_one() -> None:
     finally:
         hook_import.unmount(new)
         hook_import.unmount(old)
+
+
+def test_modules_that_read_files_or_import_at_call_time_are_not_reused() -> None:
+    """A reused module keeps the old package (`__package__`, `__file__`), unmounted once
+    replaced: one that reads a file beside it, or imports from its package inside a
+    function, runs again in the new package."""
+    files = {
+        "api/__init__.py": b"",
+        "api/plain.py": b"VALUE = 1\n",
+        "api/reads.py": b"from pathlib import Path\nHERE = Path(__file__).parent\n",
+        "api/late.py": b"def later():\n    from .plain import VALUE\n    return VALUE\n",
+    }
+    old, new = "reframe_hook_reuse_3", "reframe_hook_reuse_4"
+    hook_import.mount(old, files)
+    try:
+        for name in ("plain", "reads", "late"):
+            importlib.import_module(f"{old}.api.{name}")
+        assert hook_import.reusable_modules(files, files, hook_import.loaded(old)) == {"api.plain"}
+        hook_import.mount(new, files, reuse_from=old)
+        hook_import.unmount(old)  # as `gen dev` does once the new API is loaded
+        assert importlib.import_module(f"{new}.api.late").later() == 1
+    finally:
+        hook_import.unmount(new)
+        hook_import.unmount(old)

@@ -624,11 +624,12 @@ def test_transpile_errors_give_a_1_based_column_in_characters(esbuild: Path) -> 
     assert str(error) == 'ui/overrides/Bad.tsx:2:24: Expected ";" but found "d"'
 
 
-def test_a_module_transpiled_again_replaces_its_last_output_in_the_memo(
+def test_a_module_transpiled_again_keeps_its_two_last_outputs_in_the_memo(
     esbuild: Path, tmp_path: Path
 ) -> None:
     """An override saved over and over (or a model's bundle, rebuilt on each save under
-    `gen dev`) keeps one output per path in the store, not one per version."""
+    `gen dev`) keeps two outputs per path in the store (the pages of the snapshot served
+    and of the next may ask for both), not one per version."""
     transpiler = Transpiler(tmp_path)
 
     def memo_rows() -> tuple[int, int]:
@@ -638,16 +639,23 @@ def test_a_module_transpiled_again_replaces_its_last_output_in_the_memo(
             blobs = conn.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
         return memo, blobs
 
-    for version in range(4):
-        source = f"export const version: number = {version};\n".encode()
-        assert f"version = {version}" in transpiler.transpile(source, "ui/overrides/V.tsx").decode()
+    def version(number: int) -> bytes:
+        return f"export const version: number = {number};\n".encode()
+
+    for number in range(4):
+        output = transpiler.transpile(version(number), "ui/overrides/V.tsx")
+        assert f"version = {number}" in output.decode()
     other = transpiler.transpile(b"export const x: number = 1;\n", "ui/overrides/Other.tsx")
     assert b"x = 1" in other
-    assert memo_rows() == (2, 2)  # the last version of V.tsx, and Other.tsx
-    # What the memo still has is served from it: no esbuild run.
+    assert memo_rows() == (3, 3)  # versions 2 and 3 of V.tsx, and Other.tsx
+    # Both kept ones are served from the memo, in any order: no esbuild run.
     runs = transpiler.runs
-    transpiler.transpile(b"export const version: number = 3;\n", "ui/overrides/V.tsx")
+    for number in (2, 3, 2):
+        transpiler.transpile(version(number), "ui/overrides/V.tsx")
     assert transpiler.runs == runs
+    transpiler.transpile(version(1), "ui/overrides/V.tsx")  # forgotten: made again
+    assert transpiler.runs == runs + 1
+    assert memo_rows() == (3, 3)
     transpiler.close()
 
 
