@@ -98,7 +98,8 @@ class Events:
                 self.current = event
             loop, queues = self._loop, list(self._queues)
             if event["type"] == "update" and loop is not None:
-                self._showing = {event["snapshot"]: len(queues)}
+                # A page told to reload (new UI runtime) does not say when it shows it.
+                self._showing = {event["snapshot"]: 0 if event["reload"] else len(queues)}
         if loop is None:
             return
         for queue in queues:

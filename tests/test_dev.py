@@ -309,6 +309,36 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
         assert "depot" in client.get("/api/openapi.json").text
 
 
+def test_the_api_reload_waits_for_listening_pages_but_not_for_pages_told_to_reload() -> None:
+    import asyncio
+
+    from runtime.dev import Events
+
+    events = Events()
+    loop = asyncio.new_event_loop()
+    try:
+        events._loop = loop
+        events._queues.add(asyncio.Queue())  # one page listening
+        update = {"type": "update", "app": "/_hook/~0/ui/app", "changed": []}
+
+        events.publish({**update, "snapshot": 7, "reload": False})
+        began = time.monotonic()
+        events.wait_shown(7, 0.3)  # the page has not said it shows 7: the whole time
+        assert time.monotonic() - began >= 0.3
+        events.shown(7)
+        began = time.monotonic()
+        events.wait_shown(7, 5)
+        assert time.monotonic() - began < 0.5
+
+        # A new UI runtime: the page reloads whole and never says "shown".
+        events.publish({**update, "snapshot": 8, "reload": True})
+        began = time.monotonic()
+        events.wait_shown(8, 5)
+        assert time.monotonic() - began < 0.5
+    finally:
+        loop.close()
+
+
 def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
     """Last in this module: it stops the module's `gen dev`."""
     import signal
