@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,27 @@ def files_of(project: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+#: Up to three edits (entity index, kind, argument) of a 24-entity synthetic model.
+EDITS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=23),
+        st.sampled_from(["add", "length", "doc", "label", "name"]),
+        st.integers(min_value=0, max_value=999),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+def edits_of_24_entities(test: Callable[..., None]) -> Callable[..., None]:
+    """Run `test(fixture, edits)` on a dozen lists of edits."""
+    return settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )(given(edits=EDITS)(test))
+
+
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_synthetic_project(tmp_path_factory.mktemp("graph") / "small", 24, seed=3)
@@ -76,22 +98,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(
-    edits=st.lists(
-        st.tuples(
-            st.integers(min_value=0, max_value=23),
-            st.sampled_from(["add", "length", "doc", "label", "name"]),
-            st.integers(min_value=0, max_value=999),
-        ),
-        min_size=1,
-        max_size=3,
-    )
-)
+@edits_of_24_entities
 def test_a_build_reusing_results_writes_what_a_build_from_nothing_writes(
     small: Path, edits: list[tuple[int, str, int]]
 ) -> None:
@@ -113,22 +120,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     return session
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(
-    edits=st.lists(
-        st.tuples(
-            st.integers(min_value=0, max_value=23),
-            st.sampled_from(["add", "length", "doc", "label", "name"]),
-            st.integers(min_value=0, max_value=999),
-        ),
-        min_size=1,
-        max_size=3,
-    )
-)
+@edits_of_24_entities
 def test_gen_devs_builds_write_what_a_build_from_nothing_writes(
     session: Session, edits: list[tuple[int, str, int]]
 ) -> None:
