@@ -26,7 +26,7 @@ from pathlib import Path
 import pydantic
 
 from compiler import ir
-from compiler.compile import compile_project, fewer_gc_pauses
+from compiler.compile import Compiled, compile_project, fewer_gc_pauses
 
 CACHE_DIR = Path(".gen") / "cache" / "ir"
 _INPUT_SUFFIXES = (".py", ".toml")
@@ -108,9 +108,15 @@ def compile_or_reuse(project_root: Path) -> Reused:
         if stored is not None:
             return Reused(stored, save=lambda: None)
         compiled = compile_project(project_root)
+    return Reused(compiled.project, keeper(cache, compiled))
 
-    def save() -> None:
+
+def keeper(cache: IrCache, compiled: Compiled) -> Callable[[], None]:
+    """What stores `compiled`'s IR under `cache`'s key (the inputs as they were when the
+    compile began: not when the keeping runs) and the bytecode of its model files."""
+
+    def keep() -> None:
         compiled.loaded.bytecode.save()
         cache.save(compiled.project)
 
-    return Reused(compiled.project, save)
+    return keep

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import ir
-from compiler.compile import Compiled, fewer_gc_pauses
+from compiler.compile import fewer_gc_pauses
 from compiler.incremental import Recompiler
-from compiler.ir_cache import IrCache, compile_or_reuse
+from compiler.ir_cache import IrCache, compile_or_reuse, keeper
 from generators.base import Artifact
 from generators.registry import load_generators, run_generators
 from hookfs.graph import Graph, Memo, Stats, building
@@ -91,7 +91,8 @@ class Session:
         self.compiler = Recompiler(project_dir)
         self.memo = Memo()
         self.mirrored = Seen()
-        self._unkept: Compiled | None = None
+        #: Keeps the last good build's IR and bytecode (`keep_caches`), once.
+        self._unkept: Callable[[], None] | None = None
 
     def generate(
         self,
@@ -107,6 +108,7 @@ class Session:
         self.memo.store = store
         try:
             with fewer_gc_pauses():
+                cache = IrCache(self.project_dir)  # keyed by the inputs this compile reads
                 compiled = self.compiler.compile()
                 built = _generated(compiled.project, self.keep_caches, self.memo)
                 alongside = None
@@ -124,14 +126,13 @@ class Session:
         finally:
             self.memo.store = None
             store.close()
-        self._unkept = compiled
+        self._unkept = keeper(cache, compiled)
         return built, report
 
     def keep_caches(self) -> None:
         """Keep what `compile_or_reuse` keeps of the last good build: its IR, for the next
         command (`gen migrate make`), and the model files' bytecode. `gen dev` calls it once
         the pages and the API have the build: it is not on their way."""
-        compiled, self._unkept = self._unkept, None
-        if compiled is not None:
-            compiled.loaded.bytecode.save()
-            IrCache(compiled.loaded.root).save(compiled.project)
+        keep, self._unkept = self._unkept, None
+        if keep is not None:
+            keep()

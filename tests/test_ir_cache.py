@@ -85,3 +85,20 @@ def test_one_entry_is_kept(example_copy: Path) -> None:
     assert [p.name for p in (example_copy / CACHE_DIR).iterdir()] == [
         f"{IrCache(example_copy).key}.json"
     ]
+
+
+def test_gen_dev_keeps_its_ir_under_the_inputs_it_compiled(example_copy: Path) -> None:
+    """`gen dev` keeps a save's IR once the pages and the API have it, seconds later: a file
+    saved meanwhile must not get that IR as its own (a stale one for `gen migrate make`)."""
+    from generators.pipeline import Session
+
+    session = Session(example_copy)
+    built, _ = session.generate()
+    compiled_inputs = IrCache(example_copy).key
+    model = example_copy / "domain" / "customers.model.py"
+    model.write_text(model.read_text().replace("max_length(200)", "max_length(150)", 1))
+    session.keep_caches()
+    assert IrCache(example_copy).load() is None  # the edited inputs: nothing kept for them
+    kept = IrCache(example_copy)
+    kept.key = compiled_inputs
+    assert kept.load() == built.project  # the IR, under the inputs it came from
