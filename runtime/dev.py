@@ -245,7 +245,8 @@ class DevServer:
                 snapshot, files = snapshot_files(self.root, None)
             except ServeError as exc:  # nothing to serve: say why the build failed too
                 raise ServeError("\n".join((*built.lines[:-1], str(exc)))) from exc
-            project = ir.Project.model_validate_json(files["ir.json"])
+            # The head, as it was before this build: read already (`previous`).
+            project = previous or ir.Project.model_validate_json(files["ir.json"])
         # An empty database gets this snapshot's schema here.
         schema_note = bring_schema_up_to_date(self.root, self.url, files)
         self._served = project
@@ -324,9 +325,7 @@ class DevServer:
             lines = (exc.render(), "still serving the last good snapshot")
             return _Built(False, lines), None, None
         except (GeneratorError, StoreError) as exc:
-            self._failed(
-                [{"file": "", "line": 0, "code": "generate", "message": str(exc), "hint": ""}]
-            )
+            self._failed_with("generate", str(exc))
             return _Built(False, (str(exc), "still serving the last good snapshot")), None, None
         if self._error is not None:  # the pages show an error: the model compiles again
             self._error = None
@@ -345,6 +344,10 @@ class DevServer:
     def _failed(self, errors: list[dict[str, object]]) -> None:
         self._error = {"type": "error", "errors": errors}
         self.events.publish(self._error)
+
+    def _failed_with(self, code: str, message: str) -> None:
+        """A failure that is no model error (it has no file and line)."""
+        self._failed([{"file": "", "line": 0, "code": code, "message": message, "hint": ""}])
 
     def _show_ui(self, snapshot: Snapshot, files: dict[str, bytes]) -> None:
         """Serve `snapshot`'s UI, hold `/api` until its API is loaded, and tell the pages."""
@@ -386,7 +389,8 @@ class DevServer:
         modules of the last one).
 
         When it fails, `/api` answers 503 with why, the pages show it, and the reason is
-        returned; the next save that loads replaces it.
+        returned; the next save that loads replaces it. The caller then lets `/api` through
+        (`_api_ready`).
         """
         assert self._snapshot is not None
         old = self._api
@@ -398,14 +402,13 @@ class DevServer:
             self._api_failure = failure
             if self._snapshot.id != self._api_snapshot_id():
                 unload_api(self._snapshot)  # what it imported before it failed
-            self._failed([{"file": "", "line": 0, "code": "api", "message": failure, "hint": ""}])
+            self._failed_with("api", failure)
             return failure
         replaced = self._api_snapshot
         if replaced is not None and replaced.id != self._snapshot.id:
             # Before requests reach the new API: no import runs while its modules go.
             unload_api(replaced)  # else every save's modules would stay in memory
         self._api, self._api_snapshot, self._api_failure = api, self._snapshot, None
-        self._api_ready.set()
         if old is not None:
             _dispose(old)
         return None

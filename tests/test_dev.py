@@ -199,17 +199,14 @@ def test_the_inspector_says_where_a_widget_comes_from_and_an_override_shows_on_s
 
 
 def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
-    tmp_path: Path, fresh_db: str
+    example_copy: Path, fresh_db: str
 ) -> None:
     from starlette.testclient import TestClient
 
     from generators.pipeline import generate
     from runtime.dev import DevServer
 
-    project = tmp_path / "invoices"
-    shutil.copytree(
-        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
-    )
+    project = example_copy
     generate(project)  # a good snapshot
     model = project / INVOICES
     good = model.read_text(encoding="utf-8")
@@ -232,7 +229,7 @@ def test_started_on_a_broken_model_it_serves_the_last_good_one_and_says_why(
 
 
 def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
-    tmp_path: Path, fresh_db: str
+    example_copy: Path, fresh_db: str
 ) -> None:
     import threading
 
@@ -240,10 +237,7 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
 
     from runtime.dev import DevServer
 
-    project = tmp_path / "invoices"
-    shutil.copytree(
-        EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated", "migrations")
-    )
+    project = example_copy
     server = DevServer(project, fresh_db, say=lambda _: None)
     assert server.start().ok
     first = server.snapshot_id
@@ -274,6 +268,7 @@ def test_the_page_is_told_before_the_api_reloads_and_api_requests_wait_for_it(
         assert server._served is not None
         server._follow(server._served, built)  # the rebuild's second half
         server._load_api(built)
+        server._api_ready.set()  # as the rebuild does once the API is loaded
         waiting.join(timeout=30)
         assert answers and "courier_note" in answers[0]
         # The API took the model the build made (not parsed again from ir.json), and the
