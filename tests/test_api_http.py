@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -441,13 +440,12 @@ def test_links_to_rows_the_caller_cannot_read_are_kept(
 
 
 def test_a_change_of_links_alone_changes_the_etag_whichever_side_made_it(
-    pg_admin_url: str, tmp_path: Path
+    pg_admin_url: str, example_copy: Path, tmp_path: Path
 ) -> None:
     """Links change without touching the row: on an entity without `updated_at`, or from
     the other side of a many-to-many declared on both. The tag covers the links, so a stale
     If-Match after such a change is refused instead of overwriting it."""
-    project = tmp_path / "invoices"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    project = example_copy
     customers = project / "domain" / "customers.model.py"
     declared = 'entity(\n    "Customer",\n'
     assert declared in customers.read_text()

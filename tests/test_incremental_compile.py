@@ -4,7 +4,6 @@ is what a compile from nothing gives, model, errors and all, and it redoes littl
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -114,9 +113,8 @@ def test_one_field_reruns_the_steps_of_its_file_and_reuses_the_rest(
     assert compiled.reuse.reused > 3 * compiled.reuse.computed
 
 
-def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(tmp_path: Path) -> None:
-    project = tmp_path / "invoices"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+def test_a_changed_policy_file_helper_module_or_gen_toml_is_seen(example_copy: Path) -> None:
+    project = example_copy
     recompiler = Recompiler(project)
     recompiler.compile()
 
@@ -164,11 +162,10 @@ def _model_text(project: Path) -> str:
 
 
 def test_values_equal_in_python_but_written_differently_are_compiled_again(
-    tmp_path: Path,
+    example_copy: Path,
 ) -> None:
     """`Decimal("0") == Decimal("0.0")`: a reused result must also be the same in JSON."""
-    project = tmp_path / "invoices"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    project = example_copy
     recompiler = Recompiler(project)
     recompiler.compile()
     catalog = project / "domain" / "catalog.model.py"
@@ -179,11 +176,10 @@ def test_values_equal_in_python_but_written_differently_are_compiled_again(
     assert '"min":"0.0","max":"1.0"' in incremental
 
 
-def test_a_helper_module_two_model_files_import_is_declared_once(tmp_path: Path) -> None:
+def test_a_helper_module_two_model_files_import_is_declared_once(example_copy: Path) -> None:
     """A helper runs in the first model file that imports it; an edit of another one
     must not declare the helper's entities a second time."""
-    project = tmp_path / "invoices"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".gen", "generated"))
+    project = example_copy
     (project / "shared_notes.py").write_text(
         'from compiler.dsl import entity, text\nNote = entity("Note", fields={"body": text()})\n'
     )
