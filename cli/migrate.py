@@ -5,24 +5,40 @@ against the schema stored with the latest revision under `migrations/`, and
 writes a new Alembic revision plus the schema it produces. Nothing is
 written when the model does not compile, when nothing changed, when a
 question is left unanswered, or when a destructive step is not allowed.
+
+While `gen dev` runs, it makes the migration instead (`answer_from_dev`): it
+has the model compiled already (runtime/dev_link.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from compiler.compile import fewer_gc_pauses
+from compiler.diagnostics import CompileError
 from compiler.ir_cache import compile_or_reuse
 from generators.db.diff import Answers, Plan, PlanError, Question, plan_migration
 from generators.db.lower import lower_schema
 from generators.db.revision import render_revision, slug
 from generators.db.schema import Schema
 from runtime.layout import ENV_PY, MIGRATIONS_DIR
-from runtime.revisions import VERSIONS, MigrateError, Revision, latest_revision, stored_schema
+from runtime.revisions import (
+    VERSIONS,
+    MigrateError,
+    Revision,
+    StoredSchemas,
+    latest_revision,
+    stored_schema,
+)
+
+if TYPE_CHECKING:
+    from generators.pipeline import Session
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,22 @@ class MadeMigration:
     written: tuple[Path, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class ModelNow:
+    """The schema of the model the project's files hold now."""
+
+    schema: Schema
+    #: Keeps what computing it produced (the IR cache); once the command succeeded.
+    keep: Callable[[], None] = lambda: None
+
+
+def compiled_now(project_root: Path) -> ModelNow:
+    """Compile (or read the IR cache) and lower: what a `gen` process does by itself."""
+    compiled = compile_or_reuse(project_root)
+    with fewer_gc_pauses():
+        return ModelNow(lower_schema(compiled.project), compiled.save)
+
+
 def make_migration(
     project_root: Path,
     message: str,
@@ -42,20 +74,23 @@ def make_migration(
     allow_destructive: bool = False,
     plan_only: bool = False,
     ask: Callable[[Question], str | bool] | None = None,
+    model_now: Callable[[Path], ModelNow] = compiled_now,
+    schemas: StoredSchemas | None = None,
 ) -> MadeMigration:
     """Diff the model against the latest revision and write the next one.
 
     `ask` answers questions on a terminal; without it, an unanswered question
     is an error naming the flag that answers it. Raises CompileError,
-    MigrateError or PlanError; writes nothing then.
+    MigrateError or PlanError; writes nothing then. `model_now` and `schemas`:
+    where the model's schema and the revisions' come from (`gen dev` has them).
     """
-    compiled = compile_or_reuse(project_root)
+    model = model_now(project_root)
     previous = latest_revision(project_root)
     with fewer_gc_pauses():
-        new = lower_schema(compiled.project)
-        old = stored_schema(previous)
+        new = model.schema
+        old = schemas.read(previous) if schemas is not None else stored_schema(previous)
         plan = _plan_with_answers(old, new, answers, ask)
-    compiled.save()
+    model.keep()
     if not plan.operations or plan_only:
         return MadeMigration(plan=plan, revision=None, previous=previous)
     if plan.destructive and not allow_destructive:
@@ -69,6 +104,8 @@ def make_migration(
     folder = project_root / MIGRATIONS_DIR / VERSIONS
     revision = Revision(number, folder / f"{number:04d}_{slug(message)}.py")
     written = _write_revision(project_root, revision, previous, message, plan, new)
+    if schemas is not None:
+        schemas.wrote(revision, new)
     return MadeMigration(plan=plan, revision=revision, previous=previous, written=written)
 
 
@@ -176,3 +213,74 @@ def parse_answers(
             raise MigrateError(f"--enum-map {value!r}: write Entity.field:old=new")
         maps.setdefault(target, {})[old] = new
     return Answers(renames=decided, backfills=filled, enum_maps=maps)
+
+
+#: One step of a plan as the terminal shows it: description, lock, risk (or ""),
+#: destructive, reversible. Plain values: `gen dev` sends them to the command.
+Step = tuple[str, str, str, bool, bool]
+
+
+def plan_steps(plan: Plan) -> list[Step]:
+    return [
+        (op.description, op.lock, op.risk or "", op.destructive, op.backwards is not None)
+        for op in plan.operations
+    ]
+
+
+class _NeedsTerminal(Exception):
+    """A question to ask: the command asks it on its own terminal, `gen dev` cannot."""
+
+
+def _needs_terminal(question: Question) -> str | bool:
+    raise _NeedsTerminal(question.prompt)
+
+
+def answer_from_dev(
+    session: Session, say: Callable[[str], None]
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What `gen dev` answers a `gen migrate make` with (runtime/dev_link.py): the same
+    migration, made from the model it keeps compiled and the revisions' schemas it read.
+    `say` tells `gen dev`'s terminal what it did."""
+    schemas = StoredSchemas()
+    one_at_a_time = threading.Lock()  # two revisions must not take one number
+
+    def model_now(project_root: Path) -> ModelNow:
+        return ModelNow(session.model_now(lower_schema))
+
+    def answer(asked: dict[str, Any]) -> dict[str, Any]:
+        root = session.project_dir
+        try:
+            answers = parse_answers(
+                *(tuple(asked.get(k, ())) for k in ("rename", "no_rename", "backfill", "enum_map"))
+            )
+            with one_at_a_time:
+                made = make_migration(
+                    root,
+                    str(asked.get("message", "migration")),
+                    answers,
+                    allow_destructive=bool(asked.get("allow_destructive")),
+                    plan_only=bool(asked.get("plan_only")),
+                    ask=_needs_terminal if asked.get("interactive") else None,
+                    model_now=model_now,
+                    schemas=schemas,
+                )
+        except CompileError as exc:
+            return {"kind": "compile_error", "text": exc.render()}
+        except MigrateError as exc:
+            return {"kind": "error", "message": str(exc)}
+        except _NeedsTerminal:
+            return {"kind": "ask"}
+        did = f"wrote revision {made.revision.id}" if made.revision else "wrote nothing"
+        say(f"gen migrate make, answered here: {_count(len(made.plan.operations))}, {did}")
+        return {
+            "kind": "made",
+            "steps": plan_steps(made.plan),
+            "revision": made.revision.id if made.revision else None,
+            "written": [p.relative_to(root).as_posix() for p in made.written],
+        }
+
+    return answer
+
+
+def _count(operations: int) -> str:
+    return f"{operations} operation{'' if operations == 1 else 's'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,14 +34,28 @@ def fewer_gc_pauses() -> Iterator[None]:
     A compile allocates hundreds of thousands of small objects that live until
     it ends, and generators then walk them; with the default threshold the
     cyclic collector rescans them over and over (about 30% of a 500-entity
-    compile, a third of generating). mypy does the same. Nesting is fine.
+    compile, a third of generating). mypy does the same. Nesting is fine, in one
+    thread or several (`gen dev` builds in one and answers commands in another):
+    the first block in sets the threshold, the last one out restores it.
     """
-    previous = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
+    global _pause_depth, _threshold_before
+    with _pause_lock:
+        if _pause_depth == 0:
+            _threshold_before = gc.get_threshold()
+            gc.set_threshold(100_000, 50, 100)
+        _pause_depth += 1
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0:
+                gc.set_threshold(*_threshold_before)
+
+
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_threshold_before = gc.get_threshold()
 
 
 def compile_project(

@@ -10,9 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from compiler.diagnostics import Diagnostics, did_you_mean
+from compiler.project_files import CONFIG_FILE
 from compiler.source import SourceLoc
 
-CONFIG_FILE = "gen.toml"
 AUTH_PROVIDERS = ("password", "magic_link")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 

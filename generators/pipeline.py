@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from compiler import ir
 from compiler.compile import fewer_gc_pauses
@@ -18,6 +19,8 @@ from hookfs.graph import Graph, Memo, Stats, building
 from hookfs.mirror import Seen
 from hookfs.store import HookStore
 from hookfs.writer import WriteReport, write_snapshot
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Session:
         self.mirrored = Seen()
         #: Keeps the last good build's IR and bytecode (`keep_caches`), once.
         self._unkept: Callable[[], None] | None = None
+        #: The compiler and the memo serve one caller at a time: a build, or `model_now`.
+        self._lock = threading.Lock()
 
     def generate(
         self,
@@ -104,6 +109,12 @@ class Session:
         `while_writing(artifacts)` runs in a thread while the snapshot is written (what
         waits on other processes, such as esbuild, then overlaps the write).
         """
+        with self._lock:
+            return self._generate(message, while_writing)
+
+    def _generate(
+        self, message: str, while_writing: Callable[[list[Artifact]], None] | None
+    ) -> tuple[Built, WriteReport]:
         store = HookStore.open(self.project_dir).for_caching()
         self.memo.store = store
         try:
@@ -128,6 +139,15 @@ class Session:
             store.close()
         self._unkept = keeper(cache, compiled)
         return built, report
+
+    def model_now(self, use: Callable[[ir.Project], R]) -> R:
+        """`use(project)` on the model the project's files hold now: compiled incrementally
+        (the next build reuses it), `use`'s `@incremental` work remembered with the builds'
+        (a table's lowering). Raises CompileError. Writes nothing."""
+        with self._lock, fewer_gc_pauses():
+            project = self.compiler.compile().project
+            with building(Graph(project, self.memo)):
+                return use(project)
 
     def keep_caches(self) -> None:
         """Keep what `compile_or_reuse` keeps of the last good build: its IR, for the next

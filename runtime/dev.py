@@ -12,6 +12,10 @@ imports the new snapshot's `ui/app` and re-renders in place. A file under
 A model that does not compile changes nothing that is served: the error
 (file:line, what, how to fix) is printed and sent to the pages, which show
 it over the app until a save compiles again.
+
+Other `gen` commands of the project may hand their work to it (`answer`,
+runtime/dev_link.py): `gen migrate make` is answered from the model it keeps
+compiled.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -45,6 +51,7 @@ from hookfs.transpile import (
 from hookfs.web import OVERRIDE_MODULES, OVERRIDES_DIR, snapshot_version, ui_routes
 from runtime.api.model import known_model
 from runtime.dev_database import DevDatabaseError, follow_model
+from runtime.dev_link import TOKEN_HEADER, new_token
 from runtime.serve import (
     EMPTY_DATABASE_NOTE,
     ServeError,
@@ -179,6 +186,14 @@ class DevServer:
         self._rebuild_lock = threading.Lock()
         #: The last build's model error, as sent to the pages; None after a good build.
         self._error: dict[str, Any] | None = None
+        #: What commands of the project may ask (`answer`), by path, and the token they
+        #: must show (runtime/dev_link.py writes it where only this user reads it).
+        self._answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self.token = new_token()
+
+    def answer(self, path: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Answer a command's JSON POST to `path` with `handler`'s (it runs in a thread)."""
+        self._answers[path] = handler
 
     # -- the app -----------------------------------------------------------------
 
@@ -196,6 +211,9 @@ class DevServer:
                 response = await self.events.stream(request)
             await response(scope, receive, send)
             return
+        if scope["type"] == "http" and scope["path"] in self._answers:
+            await self._answer_command(scope, receive, send)
+            return
         assert self._ui is not None, "start() first"
         if scope["path"] == "/api" or scope["path"].startswith("/api/"):
             await self._api_loaded()
@@ -211,6 +229,23 @@ class DevServer:
             await self._api(scope, receive, send)
             return
         await self._ui(scope, receive, send)
+
+    async def _answer_command(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        shown = request.headers.get(TOKEN_HEADER, "")
+        if request.method != "POST" or not secrets.compare_digest(shown, self.token):
+            response: Response = Response(status_code=403 if request.method == "POST" else 405)
+            await response(scope, receive, send)
+            return
+        try:
+            asked = json.loads(await request.body())
+        except ValueError:
+            asked = None
+        if not isinstance(asked, dict):
+            await Response(status_code=400)(scope, receive, send)
+            return
+        handler = self._answers[scope["path"]]
+        await JSONResponse(await run_in_threadpool(handler, asked))(scope, receive, send)
 
     async def _api_loaded(self) -> None:
         """Until the API of the UI being served is loaded (a request cancelled meanwhile

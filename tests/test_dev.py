@@ -21,10 +21,13 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from cli.migrate import make_migration
+from generators.db.diff import Answers
 from runtime.database import normalize_url
 from runtime.dev import PAGES_WAIT_SECONDS
+from runtime.dev_link import LINK_FILE, running_dev_server
 from tests.conftest import EXAMPLE
-from tests.test_api_uvicorn import running_gen
+from tests.test_api_uvicorn import GEN, running_gen
 from tests.test_ui_browser import account, sent_invoice, sign_in, sign_up
 
 if TYPE_CHECKING:
@@ -334,6 +337,67 @@ def test_the_api_reload_waits_for_listening_pages_but_not_for_pages_told_to_relo
         loop.close()
 
 
+def gen_command(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GEN), "--project", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_gen_migrate_make_is_answered_by_the_running_gen_dev(dev: Dev, tmp_path: Path) -> None:
+    """Near the end of the module: the revisions it writes make later saves apply them."""
+    link = running_dev_server(dev.project)
+    assert link is not None, "gen dev did not announce itself in .gen/dev.json"
+    assert (dev.project / LINK_FILE).stat().st_mode & 0o077 == 0  # its token: this user's
+    model = dev.project / INVOICES
+    before = model.read_text(encoding="utf-8")
+    said = len(dev.said())
+    try:
+        made = gen_command(dev.project, "migrate", "make", "-m", "first")
+        assert made.returncode == 0, made.stderr
+        assert "Create table invoice" in made.stdout
+        assert "Wrote revision 0001:" in made.stdout
+        wait_in_log(dev, "gen migrate make, answered here: ", said)
+        versions = dev.project / "migrations" / "versions"
+        # What the command makes by itself from the same model, byte for byte.
+        alone = tmp_path / "alone"
+        shutil.copytree(dev.project, alone, ignore=shutil.ignore_patterns(".gen", "migrations"))
+        make_migration(alone, "first", Answers())
+        for name in ("0001_first.py", "0001_first.schema.json"):
+            assert (versions / name).read_bytes() == (
+                alone / "migrations" / "versions" / name
+            ).read_bytes()
+
+        again = gen_command(dev.project, "migrate", "make", "-m", "again")
+        assert again.returncode == 0, again.stderr
+        assert "No changes" in again.stdout
+        written = ["0001_first.py", "0001_first.schema.json"]
+        assert sorted(p.name for p in versions.iterdir()) == written
+
+        # Saved just now, before gen dev's watcher rebuilt (its debounce alone is 0.4 s):
+        # the answer is made from the files as they are.
+        dev.edit(INVOICES, (DUE_DATE, DUE_DATE + '        "approved_on": date(),\n'))
+        planned = gen_command(dev.project, "migrate", "make", "--plan")
+        assert planned.returncode == 0, planned.stderr
+        assert "Add column invoice.approved_on" in planned.stdout
+        assert "(plan only: nothing written)" in planned.stdout
+        assert sorted(p.name for p in versions.iterdir()) == written
+
+        # A model error comes back as the command's own: file:line, exit 1, nothing written.
+        dev.edit(INVOICES, ('"approved_on": date(),', '"approved_on": date().max_length(3),'))
+        broken = gen_command(dev.project, "migrate", "make", "-m", "broken")
+        assert broken.returncode == 1
+        assert "domain/invoices.model.py:" in broken.stderr
+        assert sorted(p.name for p in versions.iterdir()) == written
+        assert dev.said()[said:].count("gen migrate make, answered here: ") == 3
+    finally:
+        model.write_text(before, encoding="utf-8")
+        shutil.rmtree(dev.project / "migrations", ignore_errors=True)
+
+
 def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
     """Last in this module: it stops the module's `gen dev`."""
     import signal
@@ -347,3 +411,4 @@ def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
         dev.process.send_signal(signal.SIGINT)
         dev.process.wait(timeout=15)
     assert time.monotonic() - began < 10
+    assert not (dev.project / LINK_FILE).exists()  # no command asks a gone `gen dev`

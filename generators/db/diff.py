@@ -328,6 +328,8 @@ class _Differ:
         return _base_type(old_type) == _base_type(new_type) and _base_type(new_type) in new_names
 
     def _translated(self, expr: SqlExpr) -> SqlExpr:
+        if all(isinstance(p, str) or self.uid.get(p.uid, p.uid) == p.uid for p in expr.parts):
+            return expr  # no column it reads was renamed (most): no copy of its parts
         return SqlExpr(
             parts=tuple(
                 part
@@ -440,7 +442,12 @@ class _Differ:
     def _old_index_signature(self, index: Index) -> tuple[object, ...]:
         return (
             self.uid.get(index.table, index.table),
-            tuple(e.replace(column=self.uid.get(e.column, e.column)) for e in index.elements),
+            tuple(
+                e
+                if self.uid.get(e.column, e.column) == e.column
+                else e.replace(column=self.uid[e.column])
+                for e in index.elements
+            ),
             index.unique,
             index.using,
             self._translated(index.where) if index.where is not None else None,
