@@ -6,6 +6,8 @@ to three tools, each run as its user runs it (a subprocess, wall time):
 - reframe: `gen --project DIR migrate make -m bench`, which compiles the model;
 - "reframe, generated": the same make after an untimed `gen generate` (what
   `gen dev` does on every save), so it reuses the compiled IR;
+- "reframe, gen dev running": the same make while `gen dev` runs on the project,
+  which answers it from the model it keeps compiled (runtime/dev_link.py);
 - django: `manage.py makemigrations bench_app` on the same schema written as
   Django models (bench/comparators/django_models.py);
 - alembic: `alembic revision --autogenerate -m bench` with the generator's own
@@ -53,6 +55,7 @@ from bench.compile_speed import calibration_seconds, cpu_model, cpu_times
 from bench.synthetic import write_synthetic_project
 from compiler import ir
 from compiler.compile import compile_project
+from runtime.dev_link import LINK_FILE
 
 SIZES = (50, 200, 500)
 TARGET_ENTITIES = 500
@@ -226,6 +229,74 @@ class ReframeGenerated(Reframe):
         reframe_generate(self.work, self.setup_timeout)
 
 
+@dataclass
+class ReframeDev:
+    """The same make while `gen dev` runs on the project: the command hands it the work
+    (runtime/dev_link.py), and `gen dev` has the model compiled already.
+
+    `gen dev` runs in `work` for the whole size; its project is never replaced under it:
+    a reset removes the revisions a run wrote, and the change is saved as a user saves,
+    then the rebuild it causes is waited for (untimed), as a user who saved and then
+    typed the command would have.
+    """
+
+    baseline: Path
+    work: Path
+    database: str
+    stack: ExitStack
+    timeout: float
+    setup_timeout: float
+    name: str = "reframe, gen dev running"
+    _log: Path | None = None
+
+    def _running(self) -> Path:
+        """Start `gen dev` once (untimed): the first call copies the pristine model."""
+        if self._log is None:
+            from bench.dev_speed import dev_server
+
+            self.stack.enter_context(dev_server(self.work, self.database))
+            self._log = self.work.parent / "dev.log"
+            if not (self.work / LINK_FILE).is_file():
+                raise StepProblem("gen dev did not announce itself (.gen/dev.json)")
+        return self._log
+
+    def reset_empty(self) -> None:
+        self._running()
+        shutil.rmtree(self.work / "migrations", ignore_errors=True)
+
+    def make(self) -> None:
+        answered = self._answers()
+        reframe_make(self.work, self.timeout)
+        if self._answers() == answered:
+            raise StepProblem("gen dev did not answer: the command did the work itself")
+
+    def _answers(self) -> int:
+        return self._running().read_text(encoding="utf-8").count("gen migrate make, answered")
+
+    def keep_baseline(self) -> str | None:
+        return None  # `Reframe` made it; it is copied in before each run
+
+    def change(self, project: ir.Project) -> None:
+        log_file = self._running()
+        rebuilt = log_file.read_text(encoding="utf-8").count("snapshot ")
+        add_bench_field(self.work)
+        deadline = time.monotonic() + self.setup_timeout
+        while log_file.read_text(encoding="utf-8").count("snapshot ") == rebuilt:
+            if time.monotonic() > deadline:
+                raise StepProblem("gen dev did not rebuild after the change")
+            time.sleep(0.1)
+        time.sleep(5)  # the reload and the dev database follow the snapshot line
+
+    def reset_changed(self) -> None:
+        shutil.rmtree(self.work / "migrations", ignore_errors=True)
+        shutil.copytree(self.baseline / "migrations", self.work / "migrations")
+
+    def check_changed(self) -> str | None:
+        before = set((self.baseline / "migrations" / "versions").glob("*.py"))
+        after = set((self.work / "migrations" / "versions").glob("*.py"))
+        return None if len(after) == len(before) + 1 else "wrote no new revision"
+
+
 def operations(path: Path, prefix: str) -> list[str]:
     """The `prefix.Name(` calls in a migration file, e.g. migrations.AddField."""
     return re.findall(rf"\b{re.escape(prefix)}\.(\w+)\(", path.read_text(encoding="utf-8"))
@@ -389,9 +460,9 @@ def bench_size(
     with ExitStack() as stack:
         urls = {
             name: stack.enter_context(postgres.scratch_database(server, f"{name}{entities}"))
-            for name in ("django", "alembic")
+            for name in ("django", "alembic", "gendev")
         }
-        tools = make_tools(compiled(source), source, workspace, settings, urls, notes)
+        tools = make_tools(compiled(source), source, workspace, settings, urls, notes, stack)
         results = [measure_logged(t, "from empty", entities, settings) for t in tools]
         baselines = {t.name: baseline(t) for t in tools}
         add_bench_field(source)
@@ -409,8 +480,10 @@ def make_tools(
     settings: Settings,
     urls: dict[str, str],
     notes: set[str],
+    stack: ExitStack,
 ) -> list[Tool]:
-    """Each tool's project, written from `project`, with no migration yet."""
+    """Each tool's project, written from `project`, with no migration yet; `gen dev`
+    (started by its tool on first use) stops with `stack`."""
     shutil.copytree(source, workspace / "reframe-pristine")
     reframe = Reframe(
         workspace / "reframe-pristine",
@@ -426,6 +499,15 @@ def make_tools(
         settings.timeout,
         settings.setup_timeout,
     )
+    shutil.copytree(source, workspace / "reframe-dev" / "project")
+    dev = ReframeDev(
+        reframe.baseline,
+        workspace / "reframe-dev" / "project",
+        urls["gendev"],
+        stack,
+        settings.timeout,
+        settings.setup_timeout,
+    )
     django = Django(workspace / "django", settings.django_timeout, settings.setup_timeout)
     alembic = Alembic(workspace / "alembic", settings.timeout, settings.setup_timeout)
     django_notes = django_models.write_django_project(project, django.root, urls["django"])
@@ -433,7 +515,7 @@ def make_tools(
     alembic_notes = sqlalchemy_models.write_alembic_project(project, alembic.root, alembic_url)
     notes.update(f"django: {n}" for n in django_notes)
     notes.update(f"alembic: {n}" for n in alembic_notes)
-    return [reframe, generated, django, alembic]
+    return [reframe, generated, dev, django, alembic]
 
 
 def after_one_field(
