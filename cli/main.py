@@ -290,13 +290,14 @@ def migrate_make(
     on a table that has rows, or a removed enum value are asked on a
     terminal; elsewhere they are errors naming the flag that answers them.
     """
-    from runtime.dev_link import MIGRATE_PATH, running_dev_server
+    from runtime.dev_link import MIGRATE_PATH, NoAnswer, running_dev_server
 
     root = obj.project
     interactive = sys.stdin.isatty() and not plan_only
     dev = running_dev_server(root)
     if dev is not None:  # it has the model compiled: ask it (a fifth of the time)
         asked = {
+            "project": str(root.resolve()),
             "message": message,
             "plan_only": plan_only,
             "allow_destructive": allow_destructive,
@@ -306,7 +307,13 @@ def migrate_make(
             "enum_map": enum_map,
             "interactive": interactive,
         }
-        answer = dev.post(MIGRATE_PATH, asked)
+        try:
+            answer = dev.post(MIGRATE_PATH, asked)
+        except NoAnswer as exc:
+            fail(
+                f"gen dev (process {dev.pid}) took the request but {exc}. It may have written "
+                "a revision: look in migrations/versions/, then run `gen migrate make` again."
+            )
         if answer is not None and answer.get("kind") != "ask":  # "ask": asked here, below
             _report_made_by_dev(answer)
             return
@@ -333,13 +340,19 @@ def migrate_make(
 
 def _report_made_by_dev(answer: dict[str, Any]) -> None:
     """Say what `gen dev` said, as the command would have."""
-    if answer["kind"] == "compile_error":
-        err.print(answer["text"], markup=False)
-        sys.exit(1)
-    if answer["kind"] == "error":
-        fail(answer["message"])
-    steps = [tuple(step) for step in answer["steps"]]
-    _report_made(steps, answer["revision"], [str(Path(p)) for p in answer["written"]])
+    try:
+        if answer["kind"] == "compile_error":
+            err.print(answer["text"], markup=False)
+            sys.exit(1)
+        if answer["kind"] == "error":
+            fail(answer["message"])
+        steps = [tuple(step) for step in answer["steps"]]
+        _report_made(steps, answer["revision"], [str(Path(p)) for p in answer["written"]])
+    except (KeyError, TypeError, ValueError):
+        fail(
+            f"gen dev answered what this command does not understand: {str(answer)[:200]}. "
+            "Look in migrations/versions/ for what it wrote, and restart `gen dev`."
+        )
 
 
 def _report_made(steps: list[Any], revision: str | None, written: list[str]) -> None:
@@ -532,9 +545,10 @@ def dev(obj: _Context, database: str | None, port: int, host: str) -> None:
 
     from cli.migrate import answer_from_dev
     from runtime.dev import WATCHED, DevServer
-    from runtime.dev_link import MIGRATE_PATH, announced
+    from runtime.dev_link import MIGRATE_PATH, announced, code_fingerprint
     from runtime.serve import ServeError
 
+    code = code_fingerprint()  # of the code imported now, before anyone edits it
     root = obj.project
     server = DevServer(
         root, _database_url(root, database), say=lambda line: out.print(escape(line))
@@ -552,19 +566,18 @@ def dev(obj: _Context, database: str | None, port: int, host: str) -> None:
     stop = threading.Event()
     watcher = threading.Thread(target=server.watch, args=(stop,), name="gen-dev-watch", daemon=True)
     watcher.start()
-    # A limit, so that no open page (its event stream) can hold Ctrl-C for long.
-    config = uvicorn.Config(
-        server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    listening = config.bind_socket()  # `gen migrate make` is told the port: it may be 0
     # uvicorn, once stopped, raises a SIGTERM it caught again: exit through Python instead,
     # so that the link file is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
-        with announced(root, host, listening.getsockname()[1], server.token):
-            uvicorn.Server(config).run(sockets=[listening])
+        # Written before uvicorn listens: a command that comes too early does its own work.
+        with announced(root, host, port, server.token, code):
+            # A limit, so that no open page (its event stream) can hold Ctrl-C for long.
+            uvicorn.run(
+                server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1
+            )
     finally:
         stop.set()
-        # The process ends: collecting the models it kept would only delay that (3 to 4 s
-        # at 500 entities).
+        # This command ends the process: collecting the models it kept would only delay
+        # that (3 to 4 s at 500 entities). Not for a caller that goes on: none does.
         gc.freeze()

@@ -12,6 +12,7 @@ has the model compiled already (runtime/dev_link.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -244,7 +245,7 @@ def answer_from_dev(
     schemas = StoredSchemas()
     one_at_a_time = threading.Lock()  # two revisions must not take one number
 
-    def model_now(project_root: Path) -> ModelNow:
+    def model_now(project_root: Path) -> ModelNow:  # the session's project
         return ModelNow(session.model_now(lower_schema))
 
     def answer(asked: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +272,8 @@ def answer_from_dev(
         except _NeedsTerminal:
             return {"kind": "ask"}
         did = f"wrote revision {made.revision.id}" if made.revision else "wrote nothing"
-        say(f"gen migrate make, answered here: {_count(len(made.plan.operations))}, {did}")
+        with contextlib.suppress(OSError, ValueError):  # a closed terminal loses no answer
+            say(f"gen migrate make, answered here: {len(made.plan.operations)} step(s), {did}")
         return {
             "kind": "made",
             "steps": plan_steps(made.plan),
@@ -280,7 +282,3 @@ def answer_from_dev(
         }
 
     return answer
-
-
-def _count(operations: int) -> str:
-    return f"{operations} operation{'' if operations == 1 else 's'}"

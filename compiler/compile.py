@@ -27,6 +27,11 @@ class Compiled:
     reuse: EntityReuse | None = None
 
 
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_threshold_before = gc.get_threshold()
+
+
 @contextmanager
 def fewer_gc_pauses() -> Iterator[None]:
     """Collect young objects less often while compiling.
@@ -51,11 +56,6 @@ def fewer_gc_pauses() -> Iterator[None]:
             _pause_depth -= 1
             if _pause_depth == 0:
                 gc.set_threshold(*_threshold_before)
-
-
-_pause_lock = threading.Lock()
-_pause_depth = 0
-_threshold_before = gc.get_threshold()
 
 
 def compile_project(

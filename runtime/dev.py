@@ -244,6 +244,9 @@ class DevServer:
         if not isinstance(asked, dict):
             await Response(status_code=400)(scope, receive, send)
             return
+        if asked.get("project") != str(self.root.resolve()):  # a copy's command: not ours
+            await Response(status_code=409)(scope, receive, send)
+            return
         handler = self._answers[scope["path"]]
         await JSONResponse(await run_in_threadpool(handler, asked))(scope, receive, send)
 

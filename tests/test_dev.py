@@ -412,3 +412,22 @@ def test_ctrl_c_stops_it_while_a_page_listens(dev: Dev) -> None:
         dev.process.wait(timeout=15)
     assert time.monotonic() - began < 10
     assert not (dev.project / LINK_FILE).exists()  # no command asks a gone `gen dev`
+
+
+def test_stopped_with_sigterm_it_removes_its_link_file(
+    example_copy: Path, pg_admin_url: str
+) -> None:
+    """A service manager or `kill` stops it with SIGTERM: no command may find it after."""
+    import signal
+
+    from tests import pg
+
+    url = pg.create_database(pg_admin_url)
+    try:
+        with running_gen(example_copy, "dev", url, example_copy.parent / "dev.log") as (_, server):
+            assert (example_copy / LINK_FILE).is_file()
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=15) == 128 + signal.SIGTERM
+        assert not (example_copy / LINK_FILE).exists()
+    finally:
+        pg.drop_database(pg_admin_url, url)
