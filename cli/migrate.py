@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from compiler import ir
 from compiler.compile import fewer_gc_pauses
 from compiler.diagnostics import CompileError
 from compiler.ir_cache import compile_or_reuse
@@ -28,6 +29,7 @@ from generators.db.diff import Answers, Plan, PlanError, Question, plan_migratio
 from generators.db.lower import lower_schema
 from generators.db.revision import render_revision, slug
 from generators.db.schema import Schema
+from runtime.fills import with_fills
 from runtime.layout import ENV_PY, MIGRATIONS_DIR
 from runtime.revisions import (
     VERSIONS,
@@ -53,8 +55,9 @@ class MadeMigration:
 
 @dataclass(frozen=True)
 class ModelNow:
-    """The schema of the model the project's files hold now."""
+    """The model the project's files hold now, and its schema."""
 
+    project: ir.Project
     schema: Schema
     #: Keeps what computing it produced (the IR cache); once the command succeeded.
     keep: Callable[[], None] = lambda: None
@@ -64,7 +67,7 @@ def compiled_now(project_root: Path) -> ModelNow:
     """Compile (or read the IR cache) and lower: what a `gen` process does by itself."""
     compiled = compile_or_reuse(project_root)
     with fewer_gc_pauses():
-        return ModelNow(lower_schema(compiled.project), compiled.save)
+        return ModelNow(compiled.project, lower_schema(compiled.project), compiled.save)
 
 
 def make_migration(
@@ -90,7 +93,7 @@ def make_migration(
     with fewer_gc_pauses():
         new = model.schema
         old = schemas.read(previous) if schemas is not None else stored_schema(previous)
-        plan = _plan_with_answers(old, new, answers, ask)
+        plan = with_fills(_plan_with_answers(old, new, answers, ask), old, new, model.project)
     model.keep()
     if not plan.operations or plan_only:
         return MadeMigration(plan=plan, revision=None, previous=previous)
@@ -246,7 +249,7 @@ def answer_from_dev(
     one_at_a_time = threading.Lock()  # two revisions must not take one number
 
     def model_now(project_root: Path) -> ModelNow:  # the session's project
-        return ModelNow(session.model_now(lower_schema))
+        return ModelNow(*session.model_now(lambda project: (project, lower_schema(project))))
 
     def answer(asked: dict[str, Any]) -> dict[str, Any]:
         root = session.project_dir

@@ -30,6 +30,7 @@ from generators.db.lower import lower_schema
 from generators.db.operations import Operation
 from generators.db.schema import Schema
 from runtime.database import normalize_url
+from runtime.fills import with_fills
 from runtime.layout import MIGRATIONS_DIR
 
 SCHEMA_TABLE = "reframe_dev_schema"
@@ -55,7 +56,7 @@ def follow_model(project_root: Path, url: str, served: ir.Project, new: ir.Proje
     try:
         current = _kept_schema(engine, url) or lower_schema(served)
         try:
-            plan = plan_migration(current, target)
+            plan = with_fills(plan_migration(current, target), current, target, new)
         except PlanError as exc:
             return f"the database was not changed: {exc}"
         refusal = _refusal(plan)

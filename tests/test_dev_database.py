@@ -110,3 +110,25 @@ def test_a_required_field_without_a_default_on_rows_is_a_question_not_a_guess(
     note = follow_model(project, fresh_db, served, compile_project(project).project)
     assert note.startswith("the database was NOT changed"), note
     assert "code" not in _columns(fresh_db, "customer")
+
+
+def test_a_stored_computed_field_added_is_filled_for_the_rows_there(
+    project: Path, fresh_db: str
+) -> None:
+    served = compile_project(project).project
+    with _engine(fresh_db).begin() as connection:
+        tenant = connection.exec_driver_sql(
+            "INSERT INTO tenant (name, slug) VALUES ('Shop', 'shop') RETURNING id"
+        ).scalar()
+        connection.exec_driver_sql(
+            "INSERT INTO customer (tenant_id, name, email) VALUES (%s, 'Ada', 'ada@x.test')",
+            (tenant,),
+        )
+    customers = project / "domain" / "customers.model.py"
+    anchor = '        "invoice_count": integer().computed(count_("invoices")).materialized(),\n'
+    stored = '        "invoices_seen": integer().computed(count_("invoices")).materialized(),\n'
+    customers.write_text(customers.read_text().replace(anchor, anchor + stored, 1))
+    note = follow_model(project, fresh_db, served, compile_project(project).project)
+    assert "Fill customer.invoices_seen of the existing rows" in note, note
+    with _engine(fresh_db).connect() as connection:
+        assert connection.exec_driver_sql("SELECT invoices_seen FROM customer").scalar() == 0

@@ -392,6 +392,56 @@ def test_rows_survive_renames_widening_and_enum_renames(
     ]
 
 
+SHELF = """
+Shelf = entity("Shelf", fields={{
+    "label": text().required(),
+    "items": array(ref("Item")),
+{extra}}})
+Item = entity("Item", fields={{
+    "name": text().required(),
+    "price": money().required(),
+    "shelf": ref("Shelf"),
+}})
+"""
+STORED_COUNT = '    "item_count": integer().computed(count_("items")).materialized(),\n'
+STORED_SUM = '    "stock_value": money().computed(sum_("items.price")).materialized(),\n'
+
+
+def test_a_stored_computed_field_added_to_a_table_with_rows_is_filled_for_them(
+    make_project: MakeProject, fresh_db: str
+) -> None:
+    root = make_project({MODEL: HEADER + SHELF.format(extra="")})
+    make_migration(root, "before", Answers())
+    apply(root, fresh_db)
+    with pg.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO shelf (label) VALUES ('top'), ('bottom'), ('empty')")
+        conn.execute(
+            "INSERT INTO item (name, price, shelf_id) SELECT name, price, shelf.id FROM shelf, "
+            "(VALUES ('a', 1.5, 'top'), ('b', 2.25, 'top'), ('c', 4, 'bottom')) AS v(name, "
+            "price, label) WHERE shelf.label = v.label"
+        )
+    write_model(root, HEADER + SHELF.format(extra=STORED_COUNT + STORED_SUM))
+    made = make_migration(root, "stored", Answers())
+    described = [op.description for op in made.plan.operations]
+    assert "Fill shelf.item_count of the existing rows (a stored computed field)" in described
+    assert "Fill shelf.stock_value of the existing rows (a stored computed field)" in described
+    apply(root, fresh_db)
+    # What the API reads for these fields (runtime/api/computed.py), now stored for old rows.
+    filled = "SELECT label, item_count, stock_value FROM shelf ORDER BY label"
+    assert rows(fresh_db, filled) == [
+        ("bottom", 1, pytest.approx(4)),
+        ("empty", 0, pytest.approx(0)),
+        ("top", 2, pytest.approx(3.75)),
+    ]
+    down(root, fresh_db, 1)
+    apply(root, fresh_db)
+    assert rows(fresh_db, filled)[2] == ("top", 2, pytest.approx(3.75))
+    # A new table has no rows to fill; an unchanged field is not filled again.
+    write_model(root, HEADER + SHELF.format(extra=STORED_COUNT + STORED_SUM) + TAG)
+    again = make_migration(root, "tags", Answers())
+    assert not [op for op in again.plan.operations if op.description.startswith("Fill")]
+
+
 # Refusals write nothing ----------------------------------------------------------------------
 
 

@@ -40,6 +40,8 @@ ROW_UPDATE = "ROW EXCLUSIVE while rows are updated, then ACCESS EXCLUSIVE to che
 # Stages: the order operations run in (and, reversed, are undone in).
 RENAME, CREATE_TYPE, DROP_DEPENDENT, CREATE_TABLE, ADD_COLUMN = 10, 20, 30, 40, 50
 ALTER_COLUMN, DROP_COLUMN, DROP_TABLE, DROP_TYPE, ADD_CONSTRAINT = 60, 70, 80, 90, 100
+#: Values of existing rows, once every column they are computed from exists.
+FILL = 105
 CREATE_INDEX, COMMENT = 110, 120
 
 
@@ -312,6 +314,20 @@ def add_column(table: Table, column: Column, backfill: str | None) -> Operation:
             *comment,
         ),
         drop,
+        risk="updates every existing row",
+        origin=column.origin,
+    )
+
+
+def fill_column(table: Table, column: Column, update: str) -> Operation:
+    """Compute a stored computed field for the rows a table has (`update`, an UPDATE of them):
+    a column added for it starts empty. Undone with the column."""
+    return Operation(
+        FILL,
+        f"Fill {table.name}.{column.name} of the existing rows (a stored computed field)",
+        "ROW EXCLUSIVE while every row is updated (reads continue, writes to them wait)",
+        (update,),
+        (),
         risk="updates every existing row",
         origin=column.origin,
     )

@@ -10,6 +10,10 @@ path uses (runtime/api/computed.py), for the rows it affects only:
   moved invoice changes two customers);
 - a value read through a ref to E (`F("customer.name")`): the rows pointing
   at the written one.
+
+A migration that adds such a field to a table with rows fills it for them
+with the same SQL (`fill_statement`, runtime/fills.py): the column would
+start empty.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from compiler import ir
+from generators.db.schema import Schema
 from policy.caller import Caller
 from policy.sql import CallerParams
 from runtime.api.computed import ExprCompiler
@@ -122,3 +128,20 @@ def _recompute(
         key = model.column(target, target.primary_key)
         update = update.where(key.in_(sorted(keys, key=str)))
     connection.execute(update)
+
+
+def fill_statement(
+    project: ir.Project, schema: Schema, entity: ir.Entity, field: ir.FieldNode
+) -> str:
+    """`UPDATE <entity's table> SET <field's column> = <its value>` for every row, as Postgres
+    SQL text (`schema`: the tables of `project`)."""
+    assert field.computed is not None and field.column is not None
+    tables = {
+        t.name: sa.table(t.name, *(sa.column(c.name) for c in t.columns)) for t in schema.tables
+    }
+    table = tables[entity.table]
+    compiler = ExprCompiler(project, tables, CallerParams.of(Caller()))  # type: ignore[arg-type]
+    value = compiler.expr(field.computed.expr, entity, table)
+    update = sa.update(table).values({field.column: value})
+    sql = update.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return str(sql)
