@@ -37,14 +37,47 @@ def with_fills(plan: Plan, old: Schema, new: Schema, project: ir.Project) -> Pla
     if not added:
         return plan
     # SQLAlchemy and the API's compiler: imported by a migration that fills, not by every one.
-    from runtime.api.materialized import fill_statement
+    from generators.db.metadata import render_tables
+    from runtime.api.materialized import fill_statements
 
+    added = _read_first(added)
+    statements = fill_statements(
+        project, render_tables(new, "")[0], [(entity, field) for _, _, entity, field in added]
+    )
     fills = [
-        ops.fill_column(table, column, fill_statement(project, new, entity, field))
-        for table, column, entity, field in added
+        ops.fill_column(table, column, statement)
+        for (table, column, _, _), statement in zip(added, statements, strict=True)
     ]
     operations = sorted((*plan.operations, *fills), key=lambda op: op.stage)  # stable
     return Plan(tuple(operations), plan.questions)
+
+
+_Added = tuple[Table, Column, ir.Entity, ir.FieldNode]
+
+
+def _read_first(added: list[_Added]) -> list[_Added]:
+    """`added`, each field after the added fields it is computed from (a sum over a new
+    stored field of the rows it counts is filled once they are)."""
+    by_origin = {
+        column.origin: (table, column, entity, field) for table, column, entity, field in added
+    }
+    ordered: list[_Added] = []
+    placed: set[str] = set()
+
+    def place(origin: str, path: tuple[str, ...]) -> None:
+        if origin in placed or origin in path:  # a cycle is the compiler's error, not ours
+            return
+        _, _, _, field = by_origin[origin]
+        assert field.computed is not None
+        for read in field.computed.depends_on:
+            if read in by_origin:
+                place(read, (*path, origin))
+        placed.add(origin)
+        ordered.append(by_origin[origin])
+
+    for origin in by_origin:
+        place(origin, ())
+    return ordered
 
 
 def _materialized_field(project: ir.Project, origin: str) -> tuple[ir.Entity, ir.FieldNode] | None:

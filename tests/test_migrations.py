@@ -442,6 +442,57 @@ def test_a_stored_computed_field_added_to_a_table_with_rows_is_filled_for_them(
     assert not [op for op in again.plan.operations if op.description.startswith("Fill")]
 
 
+KINDS = """
+Shelf = entity("Shelf", fields={{
+    "label": text().required(),
+    "kind": enum(["wood", "metal"]).required(),
+    "items": array(ref("Item")),
+{shelf}}})
+Item = entity("Item", fields={{
+    "name": text().required(),
+    "price": money().required(),
+    "shelf": ref("Shelf"),
+{item}}})
+"""
+
+
+def test_filled_values_are_those_the_api_computes_for_every_kind_of_expression(
+    make_project: MakeProject, fresh_db: str
+) -> None:
+    """Enum and boolean comparisons, a `%` in text, an enum result, and a sum over another
+    new stored field (filled first)."""
+    root = make_project({MODEL: HEADER + KINDS.format(shelf="", item="")})
+    make_migration(root, "before", Answers())
+    apply(root, fresh_db)
+    with pg.connect(fresh_db) as conn:
+        conn.execute(
+            "INSERT INTO shelf (label, kind) VALUES ('top', 'wood'), ('bottom', 'metal'), "
+            "('empty', 'wood')"
+        )
+        conn.execute(
+            "INSERT INTO item (name, price, shelf_id) SELECT name, price, shelf.id FROM shelf, "
+            "(VALUES ('a', 1.5, 'top'), ('b', 2.25, 'top'), ('c', 4, 'bottom')) AS v(name, "
+            "price, label) WHERE shelf.label = v.label"
+        )
+    shelf = (
+        '    "doubled": money().computed(sum_("items.twice")).materialized(),\n'
+        '    "is_wood": boolean().computed(F("kind") == "wood").materialized(),\n'
+        '    "tagline": text().computed(F("label") + " 100%").materialized(),\n'
+        '    "grade": enum(["hi", "lo"]).computed(when(F("label") == "top", "hi", "lo"))'
+        ".materialized(),\n"
+    )
+    item = '    "twice": money().computed(F("price") * 2).materialized(),\n'
+    write_model(root, HEADER + KINDS.format(shelf=shelf, item=item))
+    make_migration(root, "stored", Answers())
+    apply(root, fresh_db)
+    query = "SELECT label, doubled, is_wood, tagline, grade::text FROM shelf ORDER BY label"
+    assert rows(fresh_db, query) == [
+        ("bottom", pytest.approx(8), False, "bottom 100%", "lo"),
+        ("empty", pytest.approx(0), True, "empty 100%", "lo"),
+        ("top", pytest.approx(7.5), True, "top 100%", "hi"),
+    ]
+
+
 # Refusals write nothing ----------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ path uses (runtime/api/computed.py), for the rows it affects only:
   at the written one.
 
 A migration that adds such a field to a table with rows fills it for them
-with the same SQL (`fill_statement`, runtime/fills.py): the column would
+with the same SQL (`fill_statements`, runtime/fills.py): the column would
 start empty.
 """
 
@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from compiler import ir
-from generators.db.schema import Schema
 from policy.caller import Caller
 from policy.sql import CallerParams
 from runtime.api.computed import ExprCompiler
@@ -119,29 +118,45 @@ def _recompute(
     caller: Caller,
 ) -> None:
     """Recompute `field` for the rows `keys` of `target` (None: all of them)."""
-    assert field.computed is not None and field.column is not None
-    table = model.table(target)
-    compiler = ExprCompiler(model.project, model.tables, CallerParams.of(caller))
-    value = compiler.expr(field.computed.expr, target, table)
-    update = sa.update(table).values({field.column: value})
+    update = _update(model.project, model.tables, target, field, CallerParams.of(caller))
     if keys is not None:
         key = model.column(target, target.primary_key)
         update = update.where(key.in_(sorted(keys, key=str)))
     connection.execute(update)
 
 
-def fill_statement(
-    project: ir.Project, schema: Schema, entity: ir.Entity, field: ir.FieldNode
-) -> str:
-    """`UPDATE <entity's table> SET <field's column> = <its value>` for every row, as Postgres
-    SQL text (`schema`: the tables of `project`)."""
+def _update(
+    project: ir.Project,
+    tables: Mapping[str, sa.Table],
+    target: ir.Entity,
+    field: ir.FieldNode,
+    params: CallerParams,
+) -> sa.Update:
+    """`UPDATE <target's table> SET <field's column> = <its value>`, for every row."""
     assert field.computed is not None and field.column is not None
-    tables = {
-        t.name: sa.table(t.name, *(sa.column(c.name) for c in t.columns)) for t in schema.tables
-    }
-    table = tables[entity.table]
-    compiler = ExprCompiler(project, tables, CallerParams.of(Caller()))  # type: ignore[arg-type]
-    value = compiler.expr(field.computed.expr, entity, table)
-    update = sa.update(table).values({field.column: value})
-    sql = update.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    return str(sql)
+    table = tables[target.table]
+    value = ExprCompiler(project, tables, params).expr(field.computed.expr, target, table)
+    # As the column holds it: an enum's value is computed as text, and text is no enum.
+    stored = sa.cast(value, table.c[field.column].type)
+    return sa.update(table).values({field.column: stored})
+
+
+def fill_statements(
+    project: ir.Project, tables_source: str, fields: Iterable[tuple[ir.Entity, ir.FieldNode]]
+) -> list[str]:
+    """`_update` of each of `fields` as Postgres SQL text, for a migration to run
+    (`tables_source`: the `db/tables.py` of `project`, whose column types the API has)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(tables_source, "db/tables.py", "exec"), namespace)  # the generated module
+    tables = dict(namespace["metadata"].tables)
+    # "named": a `%` in a text literal stays one (the statement runs without parameters).
+    dialect = postgresql.dialect(paramstyle="named")
+    params = CallerParams.of(Caller())  # a stored field reads no caller, nor the clock
+    return [
+        str(
+            _update(project, tables, entity, field, params).compile(
+                dialect=dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        for entity, field in fields
+    ]
