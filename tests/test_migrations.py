@@ -392,17 +392,38 @@ def test_rows_survive_renames_widening_and_enum_renames(
     ]
 
 
-SHELF = """
+SHELVES = """
 Shelf = entity("Shelf", fields={{
     "label": text().required(),
+    "kind": enum(["wood", "metal"]).required(),
     "items": array(ref("Item")),
-{extra}}})
+{shelf}}})
 Item = entity("Item", fields={{
     "name": text().required(),
     "price": money().required(),
     "shelf": ref("Shelf"),
-}})
+{item}}})
 """
+
+
+def shelves(shelf: str = "", item: str = "") -> str:
+    return HEADER + SHELVES.format(shelf=shelf, item=item)
+
+
+def insert_shelves(url: str) -> None:
+    """top (wood) holds a 1.50 and a 2.25, bottom (metal) a 4, empty (wood) nothing."""
+    with pg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO shelf (label, kind) VALUES ('top', 'wood'), ('bottom', 'metal'), "
+            "('empty', 'wood')"
+        )
+        conn.execute(
+            "INSERT INTO item (name, price, shelf_id) SELECT name, price, shelf.id FROM shelf, "
+            "(VALUES ('a', 1.5, 'top'), ('b', 2.25, 'top'), ('c', 4, 'bottom')) AS v(name, "
+            "price, label) WHERE shelf.label = v.label"
+        )
+
+
 STORED_COUNT = '    "item_count": integer().computed(count_("items")).materialized(),\n'
 STORED_SUM = '    "stock_value": money().computed(sum_("items.price")).materialized(),\n'
 
@@ -410,17 +431,11 @@ STORED_SUM = '    "stock_value": money().computed(sum_("items.price")).materiali
 def test_a_stored_computed_field_added_to_a_table_with_rows_is_filled_for_them(
     make_project: MakeProject, fresh_db: str
 ) -> None:
-    root = make_project({MODEL: HEADER + SHELF.format(extra="")})
+    root = make_project({MODEL: shelves()})
     make_migration(root, "before", Answers())
     apply(root, fresh_db)
-    with pg.connect(fresh_db) as conn:
-        conn.execute("INSERT INTO shelf (label) VALUES ('top'), ('bottom'), ('empty')")
-        conn.execute(
-            "INSERT INTO item (name, price, shelf_id) SELECT name, price, shelf.id FROM shelf, "
-            "(VALUES ('a', 1.5, 'top'), ('b', 2.25, 'top'), ('c', 4, 'bottom')) AS v(name, "
-            "price, label) WHERE shelf.label = v.label"
-        )
-    write_model(root, HEADER + SHELF.format(extra=STORED_COUNT + STORED_SUM))
+    insert_shelves(fresh_db)
+    write_model(root, shelves(STORED_COUNT + STORED_SUM))
     made = make_migration(root, "stored", Answers())
     described = [op.description for op in made.plan.operations]
     assert "Fill shelf.item_count of the existing rows (a stored computed field)" in described
@@ -437,23 +452,9 @@ def test_a_stored_computed_field_added_to_a_table_with_rows_is_filled_for_them(
     apply(root, fresh_db)
     assert rows(fresh_db, filled)[2] == ("top", 2, pytest.approx(3.75))
     # A new table has no rows to fill; an unchanged field is not filled again.
-    write_model(root, HEADER + SHELF.format(extra=STORED_COUNT + STORED_SUM) + TAG)
+    write_model(root, shelves(STORED_COUNT + STORED_SUM) + TAG)
     again = make_migration(root, "tags", Answers())
     assert not [op for op in again.plan.operations if op.description.startswith("Fill")]
-
-
-KINDS = """
-Shelf = entity("Shelf", fields={{
-    "label": text().required(),
-    "kind": enum(["wood", "metal"]).required(),
-    "items": array(ref("Item")),
-{shelf}}})
-Item = entity("Item", fields={{
-    "name": text().required(),
-    "price": money().required(),
-    "shelf": ref("Shelf"),
-{item}}})
-"""
 
 
 def test_filled_values_are_those_the_api_computes_for_every_kind_of_expression(
@@ -461,19 +462,10 @@ def test_filled_values_are_those_the_api_computes_for_every_kind_of_expression(
 ) -> None:
     """Enum and boolean comparisons, a `%` in text, an enum result, and a sum over another
     new stored field (filled first)."""
-    root = make_project({MODEL: HEADER + KINDS.format(shelf="", item="")})
+    root = make_project({MODEL: shelves()})
     make_migration(root, "before", Answers())
     apply(root, fresh_db)
-    with pg.connect(fresh_db) as conn:
-        conn.execute(
-            "INSERT INTO shelf (label, kind) VALUES ('top', 'wood'), ('bottom', 'metal'), "
-            "('empty', 'wood')"
-        )
-        conn.execute(
-            "INSERT INTO item (name, price, shelf_id) SELECT name, price, shelf.id FROM shelf, "
-            "(VALUES ('a', 1.5, 'top'), ('b', 2.25, 'top'), ('c', 4, 'bottom')) AS v(name, "
-            "price, label) WHERE shelf.label = v.label"
-        )
+    insert_shelves(fresh_db)
     shelf = (
         '    "doubled": money().computed(sum_("items.twice")).materialized(),\n'
         '    "is_wood": boolean().computed(F("kind") == "wood").materialized(),\n'
@@ -482,7 +474,7 @@ def test_filled_values_are_those_the_api_computes_for_every_kind_of_expression(
         ".materialized(),\n"
     )
     item = '    "twice": money().computed(F("price") * 2).materialized(),\n'
-    write_model(root, HEADER + KINDS.format(shelf=shelf, item=item))
+    write_model(root, shelves(shelf, item))
     make_migration(root, "stored", Answers())
     apply(root, fresh_db)
     query = "SELECT label, doubled, is_wood, tagline, grade::text FROM shelf ORDER BY label"
