@@ -318,7 +318,7 @@ def migrate_make(
             _report_made_by_dev(answer)
             return
 
-    from cli.migrate import MigrateError, make_migration, parse_answers, plan_steps
+    from cli.migrate import MigrateError, make_migration, parse_answers
 
     try:
         answers = parse_answers(rename, no_rename, backfill, enum_map)
@@ -334,8 +334,7 @@ def migrate_make(
         _report_compile_error(exc, False)
     except MigrateError as exc:
         fail(str(exc))
-    written = [str(path.relative_to(root)) for path in made.written]
-    _report_made(plan_steps(made.plan), made.revision.id if made.revision else None, written)
+    _report_made(**made.shown(root))
 
 
 def _report_made_by_dev(answer: dict[str, Any]) -> None:
@@ -346,8 +345,7 @@ def _report_made_by_dev(answer: dict[str, Any]) -> None:
             sys.exit(1)
         if answer["kind"] == "error":
             fail(answer["message"])
-        steps = [tuple(step) for step in answer["steps"]]
-        _report_made(steps, answer["revision"], [str(Path(p)) for p in answer["written"]])
+        _report_made(answer["steps"], answer["revision"], answer["written"])
     except (KeyError, TypeError, ValueError):
         fail(
             f"gen dev answered what this command does not understand: {str(answer)[:200]}. "

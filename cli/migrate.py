@@ -52,6 +52,15 @@ class MadeMigration:
     previous: Revision | None = None
     written: tuple[Path, ...] = field(default=())
 
+    def shown(self, project_root: Path) -> dict[str, Any]:
+        """What the terminal says of it (`steps`, `revision`, `written`): plain values that
+        `gen dev` sends to the command."""
+        return {
+            "steps": plan_steps(self.plan),
+            "revision": self.revision.id if self.revision else None,
+            "written": [str(path.relative_to(project_root)) for path in self.written],
+        }
+
 
 @dataclass(frozen=True)
 class ModelNow:
@@ -277,11 +286,6 @@ def answer_from_dev(
         did = f"wrote revision {made.revision.id}" if made.revision else "wrote nothing"
         with contextlib.suppress(OSError, ValueError):  # a closed terminal loses no answer
             say(f"gen migrate make, answered here: {len(made.plan.operations)} step(s), {did}")
-        return {
-            "kind": "made",
-            "steps": plan_steps(made.plan),
-            "revision": made.revision.id if made.revision else None,
-            "written": [p.relative_to(root).as_posix() for p in made.written],
-        }
+        return {"kind": "made", **made.shown(root)}
 
     return answer

@@ -27,6 +27,7 @@ import pydantic
 
 from compiler import ir
 from compiler.compile import Compiled, compile_project, fewer_gc_pauses
+from compiler.source_stamps import add_source_stamps
 
 CACHE_DIR = Path(".gen") / "cache" / "ir"
 _INPUT_SUFFIXES = (".py", ".toml")
@@ -38,9 +39,7 @@ _COMPILER_DIR = Path(__file__).resolve().parent
 def inputs_key(project_root: Path) -> str:
     digest = hashlib.sha256()
     digest.update(f"{sys.version}\0{pydantic.VERSION}\0".encode())
-    for path in sorted(_COMPILER_DIR.rglob("*.py")):
-        stat = path.stat()
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    add_source_stamps(digest, _COMPILER_DIR)
     for path in project_inputs(project_root):
         digest.update(path.relative_to(project_root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())

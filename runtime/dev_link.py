@@ -18,8 +18,8 @@ itself. Once `gen dev` has the request, the command never does the work again:
 token keeps anything else (another user, a web page posting to localhost) from
 making `gen dev` write files.
 
-Only the standard library here: the command asking must not pay for importing
-the compiler it means to avoid.
+Only the standard library here (and compiler/source_stamps.py, which is too):
+the command asking must not pay for importing the compiler it means to avoid.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from compiler.source_stamps import add_source_stamps
 
 LINK_FILE = Path(".gen") / "dev.json"
 TOKEN_HEADER = "x-reframe-dev-token"
@@ -57,9 +59,7 @@ def code_fingerprint() -> str:
     """Size and modification time of every source file of the code that answers."""
     digest = hashlib.sha256()
     for folder in _CODE_FOLDERS:
-        for path in sorted((_PACKAGE_ROOT / folder).rglob("*.py")):
-            stat = path.stat()
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        add_source_stamps(digest, _PACKAGE_ROOT / folder)
     return digest.hexdigest()
 
 
