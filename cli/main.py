@@ -576,6 +576,7 @@ def dev(obj: _Context, database: str | None, port: int, host: str) -> None:
             )
     finally:
         stop.set()
+        server.session.close()
         # This command ends the process: collecting the models it kept would only delay
         # that (3 to 4 s at 500 entities). Not for a caller that goes on: none does.
         gc.freeze()

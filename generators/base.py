@@ -53,6 +53,26 @@ class Artifact:
     rule: str
     reason: str
     regions: tuple[Region, ...] = field(default=())
+    #: The content in pieces, for a file made of per-entity pieces (`ir.json`, `trace.json`,
+    #: `db/tables.py`...): `content` is their concatenation. A piece that did not change
+    #: is the same bytes object build after build (`@incremental`, `same_objects`): the
+    #: writer hashes it once, and the store keeps each piece once, so a save that changed
+    #: one entity stores that entity's pieces, not the whole file again. See `joined`.
+    parts: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def joined(
+        cls,
+        path: str,
+        parts: Sequence[bytes],
+        origins: tuple[str, ...],
+        rule: str,
+        reason: str,
+        regions: tuple[Region, ...] = (),
+    ) -> Artifact:
+        """An artifact whose content is `parts` joined, kept in those pieces (see `parts`)."""
+        pieces = tuple(parts)
+        return cls(path, b"".join(pieces), origins, rule, reason, regions, pieces)
 
     def __post_init__(self) -> None:
         if self.path.startswith("/") or ".." in self.path.split("/") or "\\" in self.path:
@@ -61,6 +81,8 @@ class Artifact:
             raise ValueError(f"artifact {self.path} names no origin")
         if "\n" in self.reason:
             raise ValueError(f"artifact {self.path}: reason must be one line")
+        if self.parts and sum(map(len, self.parts)) != len(self.content):
+            raise ValueError(f"artifact {self.path}: its parts do not add up to its content")
 
     @property
     def content_type(self) -> str:

@@ -21,8 +21,11 @@ from typing import NamedTuple
 
 from hookfs.store import MIRRORED, HookStore
 
-#: A file modified this recently is not noted as seen (see `_note`).
+#: A file modified this recently is not noted as seen (see `_note`): on a filesystem whose
+#: timestamps are whole seconds or milliseconds (FAT keeps 2 s), or else one whose clock
+#: ticks every jiffy (1 to 10 ms on Linux).
 _RACY_NS = 2_000_000_000
+_RACY_FINE_NS = 100_000_000
 #: What a stat of a path that holds no file fails with (as `Path.is_file` ignores them).
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
@@ -144,8 +147,10 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int]:
 
 def _note(seen: Seen, dest: str | Path, entry: _Listed, stat: os.stat_result) -> None:
     # A file changed within the clock's granularity of now could change again unseen
-    # with the same stat (git's "racy" entries): it is read next time instead.
-    if time.time_ns() - stat.st_mtime_ns > _RACY_NS:
+    # with the same stat (git's "racy" entries): it is read next time instead. Sub-
+    # millisecond digits in its time mean a filesystem with fine timestamps.
+    racy = _RACY_FINE_NS if stat.st_mtime_ns % 1_000_000 else _RACY_NS
+    if time.time_ns() - stat.st_mtime_ns > racy:
         seen.files[os.fspath(dest)] = (entry.blob, *_signature(stat))
 
 

@@ -4,6 +4,11 @@ A project's store lives at `<project>/.gen/store.db`. Blobs are keyed by the
 sha256 of their bytes, so identical content is stored once however many
 snapshots or paths use it. A snapshot is an immutable listing of
 (path, blob, headers); refs (`head`, `mirrored`, ...) name snapshots.
+
+A file the generators hand over in parts (`Artifact.joined`: `ir.json`,
+`trace.json`, one part per entity) is stored as a whole blob whose data is the
+list of its parts' hashes, each part a blob of its own: a save under `gen dev`
+that changed one entity stores that entity's parts, not a 4 MB file again.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
+from typing import NamedTuple
 
-#: Schema version kept in `PRAGMA user_version`.
-SCHEMA_VERSION = 1
+#: Schema version kept in `PRAGMA user_version`. 2: blobs have a `kind` (whole, part).
+SCHEMA_VERSION = 2
 
 #: Folder, relative to the project, holding the store.
 STORE_DIR = ".gen"
@@ -32,7 +38,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
     hash TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    kind INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY,
@@ -72,12 +79,31 @@ CREATE TABLE IF NOT EXISTS memo_recent (
 """
 
 
+#: Version 1 to 2: existing blobs are plain.
+_UPGRADE_TO_2 = "ALTER TABLE blobs ADD COLUMN kind INTEGER NOT NULL DEFAULT 0"
+
+#: A blob's `kind`: its data is its content; the same, and a part of some whole (never
+#: deleted with a memo entry it may also be); a whole, whose data is its parts' hashes.
+PLAIN, PART, WHOLE = 0, 1, 2
+#: The bytes of one part's hash in a whole's data (sha256, binary).
+_DIGEST = 32
+
 #: How many entries a memo slot keeps (`memo_put`).
 _KEPT_PER_SLOT = 2
 
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message says why."""
+
+
+class NewFile(NamedTuple):
+    """A file to commit: its path, bytes and headers, and optionally the parts its bytes
+    are the concatenation of (stored each once; see the module docstring)."""
+
+    path: str
+    data: bytes
+    headers: Mapping[str, str]
+    parts: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,58 @@ class _Staged:
     blob: str
     data: bytes
     headers: str
+    #: (hash, bytes) of each part, for a file stored in parts; else empty.
+    parts: tuple[tuple[str, bytes], ...] = ()
+
+
+class KnownHashes:
+    """What one process's commits hashed, by the identity of the bytes objects.
+
+    `gen dev` builds again and again, and what did not change is the very same object
+    each time (the build graph's results): it is not hashed again. Holds what the last
+    commit used only.
+    """
+
+    def __init__(self) -> None:
+        self._blobs: dict[int, tuple[bytes, str]] = {}
+        self._blobs_now: dict[int, tuple[bytes, str]] = {}
+        #: A file in parts: its parts last time, and the hash of their concatenation.
+        self._wholes: dict[str, tuple[tuple[bytes, ...], str]] = {}
+        self._wholes_now: dict[str, tuple[tuple[bytes, ...], str]] = {}
+        self._headers: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._headers_now: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+
+    def of(self, data: bytes) -> str:
+        known = self._blobs.get(id(data))
+        digest = known[1] if known is not None and known[0] is data else _sha256(data)
+        self._blobs_now[id(data)] = (data, digest)
+        return digest
+
+    def of_whole(self, path: str, data: bytes, parts: tuple[bytes, ...]) -> str:
+        """The hash of `data`, `parts` joined: known when the parts are last time's objects."""
+        known = self._wholes.get(path)
+        same = known is not None and _same_objects(known[0], parts)
+        digest = known[1] if known is not None and same else _sha256(data)
+        self._wholes_now[path] = (parts, digest)
+        return digest
+
+    def headers_json(self, path: str, headers: Mapping[str, str]) -> str:
+        key = (path, tuple(headers.items()))
+        found = self._headers.get(key)
+        if found is None:
+            found = _headers_json(path, headers)
+        self._headers_now[key] = found
+        return found
+
+    def commit_done(self) -> None:
+        """Keep what the last commit used, forget the rest."""
+        self._blobs, self._blobs_now = self._blobs_now, {}
+        self._wholes, self._wholes_now = self._wholes_now, {}
+        self._headers, self._headers_now = self._headers_now, {}
+
+
+def _same_objects(a: tuple[bytes, ...], b: tuple[bytes, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 class HookStore:
@@ -126,19 +204,27 @@ class HookStore:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._file_id = _file_id(path)
         #: The blobs of this connection's last commit, by hash: the mirror that follows
         #: reads them from here, not back from the file (20 MB for 500 entities).
         self._committed: dict[str, bytes] = {}
+        #: The `listing` of this connection's last two commits, by snapshot id: the mirror
+        #: asks for the one it mirrors and the one it mirrored before.
+        self._listings: dict[int, list[tuple[str, str, int]]] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
     @classmethod
-    def open(cls, project_dir: Path) -> HookStore:
-        """Open the store of `project_dir`, creating it on first use."""
+    def open(cls, project_dir: Path, any_thread: bool = False) -> HookStore:
+        """Open the store of `project_dir`, creating it on first use.
+
+        `any_thread`: the connection may be used from other threads than this one, one
+        at a time (the caller makes sure: `gen dev`'s session, under its lock).
+        """
         db_path = Path(project_dir) / STORE_DIR / STORE_FILE
         db_path.parent.mkdir(parents=True, exist_ok=True)
         # Transactions are explicit (BEGIN IMMEDIATE), so no implicit ones.
-        conn = sqlite3.connect(db_path, isolation_level=None)
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=not any_thread)
         try:
             _prepare(conn, db_path)
         except sqlite3.DatabaseError as exc:
@@ -161,6 +247,11 @@ class HookStore:
     def close(self) -> None:
         """Close the connection; closing twice is harmless."""
         self._conn.close()
+
+    def still_there(self) -> bool:
+        """Whether the store's file is still the one this connection opened (not removed,
+        nor replaced, as by a `rm -rf .gen` while `gen dev` runs)."""
+        return _file_id(self.path) == self._file_id
 
     def __enter__(self) -> HookStore:
         return self
@@ -229,6 +320,8 @@ class HookStore:
     def listing(self, snapshot_id: int) -> list[tuple[str, str, int]]:
         """(path, blob, size) of each file of a snapshot, sorted by path: `files` without
         the headers, which the mirror does not need."""
+        if snapshot_id in self._listings:
+            return list(self._listings[snapshot_id])
         self.snapshot(snapshot_id)
         return self._conn.execute(
             "SELECT f.path, f.blob, b.size FROM files f"
@@ -250,32 +343,43 @@ class HookStore:
         """Return the bytes of `path` in a snapshot; raise StoreError if absent."""
         self.snapshot(snapshot_id)
         row = self._conn.execute(
-            "SELECT b.data FROM files f JOIN blobs b ON b.hash = f.blob"
+            "SELECT b.data, b.kind FROM files f JOIN blobs b ON b.hash = f.blob"
             " WHERE f.snapshot = ? AND f.path = ?",
             (snapshot_id, path),
         ).fetchone()
         if row is None:
             raise StoreError(f"snapshot {snapshot_id} has no file {path!r}")
-        return bytes(row[0])
+        return self._content(row[0], row[1])
 
     def read_blob(self, blob_hash: str) -> bytes:
         """Return the bytes stored under `blob_hash`; raise StoreError if unknown."""
         committed = self._committed.get(blob_hash)
         if committed is not None:
             return committed
-        row = self._conn.execute("SELECT data FROM blobs WHERE hash = ?", (blob_hash,)).fetchone()
+        row = self._conn.execute(
+            "SELECT data, kind FROM blobs WHERE hash = ?", (blob_hash,)
+        ).fetchone()
         if row is None:
             raise StoreError(f"no blob {blob_hash!r} in the store")
-        return bytes(row[0])
+        return self._content(row[0], row[1])
+
+    def _content(self, data: bytes, kind: int) -> bytes:
+        """A blob's content from its row: its data, or for a whole its parts joined."""
+        if kind != WHOLE:
+            return bytes(data)
+        hashes = [bytes(data[i : i + _DIGEST]).hex() for i in range(0, len(data), _DIGEST)]
+        # A part is shorter than its whole (see `_stage`): reading it ends.
+        return b"".join(self.read_blob(part) for part in hashes)
 
     # -- memo ---------------------------------------------------------------
 
     def memo_get(self, key: str) -> bytes | None:
         """Return the bytes remembered under `key`, or None."""
         row = self._conn.execute(
-            "SELECT b.data FROM memo m JOIN blobs b ON b.hash = m.blob WHERE m.key = ?", (key,)
+            "SELECT b.data, b.kind FROM memo m JOIN blobs b ON b.hash = m.blob WHERE m.key = ?",
+            (key,),
         ).fetchone()
-        return bytes(row[0]) if row else None
+        return self._content(row[0], row[1]) if row else None
 
     def memo_put(self, key: str, data: bytes, slot: str | None = None) -> None:
         """Remember `data` under `key` (its blob is shared with equal content).
@@ -303,7 +407,7 @@ class HookStore:
                 replaced |= self._free_slot(slot, [key for key, _ in items])
             for key, data in items:
                 raw = bytes(data)
-                blob = hashlib.sha256(raw).hexdigest()
+                blob = _sha256(raw)
                 before = conn.execute("SELECT blob FROM memo WHERE key = ?", (key,)).fetchone()
                 if before is not None and before[0] != blob:
                     replaced.add(before[0])
@@ -317,7 +421,7 @@ class HookStore:
                     (key, blob),
                 )
             conn.executemany(
-                "DELETE FROM blobs WHERE hash = ?"
+                "DELETE FROM blobs WHERE hash = ? AND kind = 0"
                 " AND NOT EXISTS (SELECT 1 FROM memo WHERE blob = blobs.hash)"
                 " AND NOT EXISTS (SELECT 1 FROM files WHERE blob = blobs.hash)",
                 [(old,) for old in replaced],
@@ -364,17 +468,22 @@ class HookStore:
     # -- writing ------------------------------------------------------------
 
     def commit(
-        self, files: Iterable[tuple[str, bytes, Mapping[str, str]]], message: str
+        self,
+        files: Iterable[NewFile | tuple[str, bytes, Mapping[str, str]]],
+        message: str,
+        hashes: KnownHashes | None = None,
     ) -> CommitResult:
         """Record `files` as a new snapshot on top of head and move head to it.
 
         All or nothing: if anything fails, the store is left as it was. If the
         files equal head's exactly, nothing is written and head is returned.
+        `hashes`: what this process's earlier commits hashed (`gen dev`).
         """
         if not isinstance(message, str):
             raise StoreError(f"commit message must be a string, not {type(message).__name__}")
+        hashes = hashes or KnownHashes()
         # Hash before taking the write lock so readers and writers wait less.
-        staged = _stage(files)
+        staged = _stage((NewFile(*item) for item in files), hashes)
         tree = _tree_hash(staged)
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -391,8 +500,12 @@ class HookStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        hashes.commit_done()
         # Stored now (or already, under head): content-addressed, so they never change.
         self._committed = {s.blob: s.data for s in staged}
+        listing = [(s.path, s.blob, len(s.data)) for s in staged]
+        last = {k: v for k, v in self._listings.items() if k != result.snapshot.id}
+        self._listings = {**dict(list(last.items())[-1:]), result.snapshot.id: listing}
         return result
 
     def _insert(
@@ -407,10 +520,13 @@ class HookStore:
                 "SELECT blob FROM files WHERE snapshot = ?", (head.id if head else -1,)
             )
         }
+        new = [s for s in staged if s.blob not in stored]
         conn.executemany(
             "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
-            ((s.blob, len(s.data), s.data) for s in staged if s.blob not in stored),
+            ((s.blob, len(s.data), s.data) for s in new if not s.parts),
         )
+        for whole in (s for s in new if s.parts):
+            self._insert_whole(whole)
         parent = head.id if head else None
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         cursor = conn.execute(
@@ -429,6 +545,25 @@ class HookStore:
             (HEAD, snapshot_id),
         )
         return Snapshot(snapshot_id, parent, created_at, message, tree)
+
+    def _insert_whole(self, whole: _Staged) -> None:
+        """Store a file in parts: each part once (marked a part: a memo entry of the same
+        bytes must not take it along when it goes), then the whole as their hashes."""
+        conn = self._conn
+        if conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (whole.blob,)).fetchone():
+            return  # stored already (as a whole, or plain): same content
+        if b"".join(data for _, data in whole.parts) != whole.data:
+            raise StoreError(f"{whole.path}: its parts joined are not its content")
+        conn.executemany(
+            "INSERT INTO blobs (hash, size, data, kind) VALUES (?, ?, ?, 1)"
+            " ON CONFLICT (hash) DO UPDATE SET kind = 1 WHERE kind = 0",
+            ((digest, len(data), data) for digest, data in dict(whole.parts).items()),
+        )
+        listing = b"".join(bytes.fromhex(digest) for digest, _ in whole.parts)
+        conn.execute(
+            "INSERT INTO blobs (hash, size, data, kind) VALUES (?, ?, ?, 2)",
+            (whole.blob, len(whole.data), listing),
+        )
 
     def _known_range(self) -> str:
         """Describe which snapshot ids exist, for error messages."""
@@ -453,7 +588,10 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Re-check under the lock: another process may have created it meanwhile.
-        if _check_version(conn, db_path) < SCHEMA_VERSION:
+        found = _check_version(conn, db_path)
+        if found == 1:
+            conn.execute(_UPGRADE_TO_2)
+        if found < SCHEMA_VERSION:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -466,6 +604,14 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> None:
@@ -501,20 +647,37 @@ def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:
 # -- staging and hashing ----------------------------------------------------
 
 
-def _stage(files: Iterable[tuple[str, bytes, Mapping[str, str]]]) -> list[_Staged]:
+def _stage(files: Iterable[NewFile], hashes: KnownHashes) -> list[_Staged]:
     """Validate and hash every file; raise StoreError on the first bad one."""
     staged: dict[str, _Staged] = {}
-    for path, data, headers in files:
+    for path, data, headers, parts in files:
         _check_path(path)
         if path in staged:
             raise StoreError(f"path {path!r} appears twice in one commit")
         if not isinstance(data, bytes | bytearray | memoryview):
             raise StoreError(f"{path}: content must be bytes, not {type(data).__name__}")
         raw = bytes(data)
-        blob = hashlib.sha256(raw).hexdigest()
-        staged[path] = _Staged(path, blob, raw, _headers_json(path, headers))
+        headers_json = hashes.headers_json(path, headers)
+        pieces = _stored_parts(path, raw, parts)
+        if pieces:
+            blob = hashes.of_whole(path, raw, pieces)
+            hashed = tuple((hashes.of(piece), piece) for piece in pieces)
+            staged[path] = _Staged(path, blob, raw, headers_json, hashed)
+        else:
+            staged[path] = _Staged(path, hashes.of(raw), raw, headers_json)
     _check_no_file_folder_clash(staged)
     return [staged[path] for path in sorted(staged)]
+
+
+def _stored_parts(path: str, data: bytes, parts: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The parts a file is stored in: its non-empty ones, if two or more (each part is then
+    shorter than the whole, so reading a whole never comes back to itself); else none."""
+    pieces = tuple(part for part in parts if part)
+    if len(pieces) < 2:
+        return ()
+    if sum(map(len, pieces)) != len(data):
+        raise StoreError(f"{path}: its parts do not add up to its content")
+    return pieces
 
 
 def _check_path(path: object) -> None:
@@ -544,6 +707,10 @@ def _headers_json(path: str, headers: Mapping[str, str]) -> str:
         if not isinstance(key, str) or not isinstance(value, str):
             raise StoreError(f"{path}: headers must map str to str, got {key!r}: {value!r}")
     return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _tree_hash(staged: list[_Staged]) -> str:

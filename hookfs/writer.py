@@ -13,7 +13,7 @@ from pathlib import Path
 
 from generators.base import Artifact
 from hookfs.mirror import MirrorReport, Seen, mirror
-from hookfs.store import HookStore, Snapshot
+from hookfs.store import HookStore, KnownHashes, NewFile, Snapshot
 
 GENERATED_DIR = "generated"
 
@@ -26,11 +26,29 @@ class WriteReport:
     mirror: MirrorReport
 
 
+class Written:
+    """What one process's writes keep for its next (`gen dev` writes on every save): what
+    the mirror found in `generated/`, and the hashes of the bytes it committed."""
+
+    def __init__(self) -> None:
+        self.seen = Seen()
+        self.hashes = KnownHashes()
+
+
 def write_snapshot(
-    project_dir: Path, artifacts: Sequence[Artifact], message: str, seen: Seen | None = None
+    project_dir: Path,
+    artifacts: Sequence[Artifact],
+    message: str,
+    written: Written | None = None,
+    store: HookStore | None = None,
 ) -> WriteReport:
-    """`seen`: what this process's earlier mirrors found in `generated/` (hookfs/mirror.py)."""
-    with HookStore.open(project_dir) as store:
-        result = store.commit(((a.path, a.content, a.headers()) for a in artifacts), message)
-        report = mirror(store, result.snapshot.id, project_dir / GENERATED_DIR, seen)
+    """`written`: what this process's earlier writes kept (see `Written`). `store`: the
+    project's store, open (`gen dev` keeps it open); else it is opened for this write."""
+    if store is None:
+        with HookStore.open(project_dir) as opened:
+            return write_snapshot(project_dir, artifacts, message, written, opened)
+    written = written or Written()
+    files = (NewFile(a.path, a.content, a.headers(), a.parts) for a in artifacts)
+    result = store.commit(files, message, written.hashes)
+    report = mirror(store, result.snapshot.id, project_dir / GENERATED_DIR, written.seen)
     return WriteReport(snapshot=result.snapshot, created=result.created, mirror=report)

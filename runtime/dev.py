@@ -155,6 +155,10 @@ def _sse(event: dict[str, Any]) -> str:
     return f"data: {json.dumps(event)}\n\n"
 
 
+#: How long without a save before the builds' garbage is collected (`Session`).
+QUIET_MS = 3000
+
+
 class DevServer:
     """The ASGI app `gen dev` runs: its event stream, the current snapshot's UI and API.
 
@@ -169,7 +173,7 @@ class DevServer:
         self.url = url
         self.say = say
         self.events = Events()
-        self.session = Session(root)
+        self.session = Session(root, quiet_collector=True)
         self._transpiler = Transpiler(root)
         self._snapshot: Snapshot | None = None
         self._files: dict[str, bytes] = {}
@@ -475,8 +479,17 @@ class DevServer:
                 return super().__call__(change, path) and server._relative(Path(path)) is not None
 
         for batch in watch(
-            self.root, watch_filter=Watched(), stop_event=stop, debounce=400, step=30
+            self.root,
+            watch_filter=Watched(),
+            stop_event=stop,
+            debounce=400,
+            step=30,
+            rust_timeout=QUIET_MS,
+            yield_on_timeout=True,
         ):
+            if not batch:  # nothing saved for a while: collect what the builds left
+                self.session.collect_garbage()
+                continue
             try:
                 change = self.changed(Path(path) for _, path in batch)
             except Exception as exc:  # said, and the watch goes on: the next save may mend it

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hookfs import HookStore, MirrorReport, StoreError, mirror
 from hookfs.mirror import Seen
+from hookfs.store import KnownHashes
 
 Files = list[tuple[str, bytes, Mapping[str, str]]]
 
@@ -211,12 +215,12 @@ def test_reopened_store_sees_the_same_head_and_content(tmp_path: Path) -> None:
         assert reopened.read(snap.id, "README.md") == b"# Invoices\n"
 
 
-def test_store_uses_wal_and_schema_version_one(tmp_path: Path) -> None:
+def test_store_uses_wal_and_schema_version_two(tmp_path: Path) -> None:
     HookStore.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         conn.close()
 
@@ -224,11 +228,139 @@ def test_store_uses_wal_and_schema_version_one(tmp_path: Path) -> None:
 def test_a_newer_store_version_is_refused(tmp_path: Path) -> None:
     HookStore.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute("PRAGMA user_version = 3")
     conn.close()
 
-    with pytest.raises(StoreError, match=r"version 2.*upgrade"):
+    with pytest.raises(StoreError, match=r"version 3.*upgrade"):
         HookStore.open(tmp_path)
+
+
+def test_a_version_one_store_is_upgraded_and_keeps_its_snapshots(tmp_path: Path) -> None:
+    (tmp_path / ".gen").mkdir()
+    conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
+    conn.executescript(VERSION_ONE_STORE)
+    conn.close()
+
+    with HookStore.open(tmp_path) as store:
+        assert store.read(1, "README.md") == b"# Invoices\n"
+        two = store.commit([("ir.json", b"[1,2]", {}, (b"[1,", b"2]"))], "two").snapshot
+        assert store.read(two.id, "ir.json") == b"[1,2]"
+    assert _count(tmp_path, "files") == 2
+
+
+#: A store as Reframe wrote it before blobs had a kind: one snapshot of README.md.
+VERSION_ONE_STORE = """
+CREATE TABLE blobs (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE snapshots (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES snapshots(id),
+    created_at TEXT NOT NULL, message TEXT NOT NULL, tree TEXT NOT NULL);
+CREATE TABLE files (snapshot INTEGER NOT NULL REFERENCES snapshots(id), path TEXT NOT NULL,
+    blob TEXT NOT NULL REFERENCES blobs(hash), headers TEXT NOT NULL,
+    PRIMARY KEY (snapshot, path));
+CREATE TABLE refs (name TEXT PRIMARY KEY, snapshot INTEGER NOT NULL REFERENCES snapshots(id));
+INSERT INTO blobs VALUES
+    ('a00de18c698e0e58964aaac0f7ccd2b58a1dcc342ecb66f3282c4678fbf8ae28', 11, X'2320496e766f696365730a');
+INSERT INTO snapshots VALUES (1, NULL, '2026-01-01T00:00:00.000Z', 'one', 'tree');
+INSERT INTO files VALUES
+    (1, 'README.md', 'a00de18c698e0e58964aaac0f7ccd2b58a1dcc342ecb66f3282c4678fbf8ae28', '{}');
+INSERT INTO refs VALUES ('head', 1);
+PRAGMA user_version = 1;
+"""
+
+
+# -- files in parts ---------------------------------------------------------------------
+
+
+def _whole(*parts: bytes) -> tuple[str, bytes, Mapping[str, str], tuple[bytes, ...]]:
+    return ("ir.json", b"".join(parts), {"x-rule": "ir"}, parts)
+
+
+def _stored_bytes(project: Path) -> int:
+    conn = sqlite3.connect(project / ".gen" / "store.db")
+    try:
+        return int(conn.execute("SELECT SUM(LENGTH(data)) FROM blobs").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_file_in_parts_reads_back_whole(tmp_path: Path, store: HookStore) -> None:
+    parts = (b'{"entities":[', b'{"name":"Invoice"}', b",", b'{"name":"Customer"}', b"]}")
+    snap = store.commit([*BASE, _whole(*parts)], "one").snapshot
+
+    content = b"".join(parts)
+    assert store.read(snap.id, "ir.json") == content
+    entry = store.file(snap.id, "ir.json")
+    assert entry is not None and entry.size == len(content)
+    assert entry.blob == hashlib.sha256(content).hexdigest()
+    assert store.read_blob(entry.blob) == content
+    with HookStore.open(tmp_path) as reopened:  # from the file, not this connection's commit
+        assert reopened.read(snap.id, "ir.json") == content
+        assert reopened.read_blob(entry.blob) == content
+
+
+def test_a_changed_part_stores_that_part_not_the_file_again(
+    tmp_path: Path, store: HookStore
+) -> None:
+    entities = [b'{"name":"Entity%04d","fields":"%s"},' % (n, b"x" * 2000) for n in range(50)]
+    store.commit([_whole(b"[", *entities, b"]")], "one")
+    before = _stored_bytes(tmp_path)
+
+    entities[7] = b'{"name":"Entity0007","fields":"changed"},'
+    two = store.commit([_whole(b"[", *entities, b"]")], "two").snapshot
+
+    grown = _stored_bytes(tmp_path) - before
+    assert 0 < grown < 2 * 2000  # the new part and the list of parts, not 100 KB again
+    assert store.read(two.id, "ir.json") == b"[" + b"".join(entities) + b"]"
+    assert store.read(two.id - 1, "ir.json") != store.read(two.id, "ir.json")
+
+
+def test_parts_that_do_not_make_the_content_are_refused(store: HookStore) -> None:
+    with pytest.raises(StoreError, match=r"ir\.json: its parts"):
+        store.commit([("ir.json", b"[1,2]", {}, (b"[1,", b"3]"))], "bad")
+    with pytest.raises(StoreError, match=r"ir\.json: its parts"):
+        store.commit([("ir.json", b"[1,2]", {}, (b"[1,", b"2]]"))], "bad")
+    assert store.head() is None
+
+
+def test_a_memo_entry_going_does_not_take_a_part_of_a_file_along(store: HookStore) -> None:
+    store.memo_put("k", b"shared bytes")
+    snap = store.commit([_whole(b"shared bytes", b" and more")], "one").snapshot
+    store.memo_put("k", b"something else")  # the memo's old blob would go, but a file needs it
+
+    assert store.read(snap.id, "ir.json") == b"shared bytes and more"
+
+
+def test_a_memo_entry_equal_to_a_file_in_parts_reads_back(store: HookStore) -> None:
+    store.commit([_whole(b"abc", b"def")], "one")
+    store.memo_put("k", b"abcdef")
+    assert store.memo_get("k") == b"abcdef"
+
+
+def test_a_part_equal_to_another_file_in_parts_reads_back(store: HookStore) -> None:
+    snap = store.commit([_whole(b"ab", b"cd")], "one").snapshot
+    two = store.commit([("x.json", b"abcdef", {}, (b"abcd", b"ef"))], "two").snapshot
+    assert store.read(two.id, "x.json") == b"abcdef"
+    assert store.read(snap.id, "ir.json") == b"abcd"
+
+
+def test_known_hashes_hash_an_unchanged_object_once(store: HookStore) -> None:
+    hashes = KnownHashes()
+    part = b"p" * 100_000
+    calls = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> Any:
+        calls.append(len(data))
+        return real(data)
+
+    store.commit([_whole(b"[", part, b"]")], "one", hashes)
+    hashlib.sha256 = counting  # type: ignore[assignment]
+    try:
+        store.commit([_whole(b"[", part, b"] ")], "two", hashes)
+    finally:
+        hashlib.sha256 = real  # type: ignore[assignment]
+    # The changed glue and the new whole are hashed; the 100 KB part and the "[" (the same
+    # objects) are not hashed again. (A length of 0: the tree's hash, fed as it goes.)
+    assert sorted(n for n in calls if n) == [2, 100_003]
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -305,6 +437,27 @@ def test_a_process_that_saw_a_file_notices_an_edit_of_the_same_size(
 
     assert report.written == ("README.md",)
     assert (target / "README.md").read_bytes() == b"# Invoices\n"
+
+
+def test_a_file_changed_within_its_timestamps_granularity_is_read_again(
+    tmp_path: Path, store: HookStore
+) -> None:
+    """A file whose time is that recent could be edited again with the same stat: not
+    noted. How recent: 2 s where times are whole milliseconds (or seconds), 0.1 s where
+    they are finer (a jiffy of the kernel's clock)."""
+    snap = store.commit(BASE, "one").snapshot
+    target = tmp_path / "generated"
+    seen = Seen()
+    mirror(store, snap.id, target, seen)
+    fine, coarse = target / "README.md", target / "api/models.py"
+    assert str(fine) not in seen.files  # just written
+    half_a_second_ago = (time.time_ns() // 1_000_000 - 500) * 1_000_000
+    os.utime(fine, ns=(half_a_second_ago + 123, half_a_second_ago + 123))
+    os.utime(coarse, ns=(half_a_second_ago, half_a_second_ago))
+
+    assert mirror(store, snap.id, target, seen).written == ()
+    assert str(fine) in seen.files
+    assert str(coarse) not in seen.files
 
 
 def test_mirror_overwrites_a_generated_file_the_user_edited(
