@@ -13,13 +13,17 @@ import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from compiler.bytecode import BytecodeCache
 from compiler.config import ProjectConfig, load_config
 from compiler.diagnostics import Diagnostics
-from compiler.dsl.declarations import Declarations, collecting
+from compiler.dsl.declarations import Declarations, EntityDecl, collecting
+from compiler.dsl.same import same_declaration
 from compiler.expr import DslUsageError
 from compiler.source import SourceLoc, project_root, relative_file
+
+D = TypeVar("D")
 
 MODEL_GLOB = "*.model.py"
 POLICY_GLOB = "*.policy.py"
@@ -94,6 +98,8 @@ def load_project(
             own = Declarations()
             with collecting(own):
                 _exec_model_file(path, source, bytecode, diagnostics)
+            if earlier is not None:
+                own = _earlier_where_same(own, earlier.declarations)
             by_file[relative] = LoadedFile(source, own)
     return LoadedProject(
         root=root,
@@ -104,6 +110,30 @@ def load_project(
         by_file=by_file,
         helpers=tuple(sorted(importable.forgotten)),
     )
+
+
+def _earlier_where_same(now: Declarations, earlier: Declarations) -> Declarations:
+    """`now`, with each declaration the file made before as it is now replaced by the
+    earlier object (compiler/dsl/same.py): what a compile reuses stays reused."""
+    before = {decl.name: decl for decl in earlier.entities if isinstance(decl.name, str)}
+
+    def kept(decl: EntityDecl) -> EntityDecl:
+        old = before.get(decl.name) if isinstance(decl.name, str) else None
+        return old if old is not None and same_declaration(old, decl) else decl
+
+    return Declarations(
+        entities=[kept(decl) for decl in now.entities],
+        policies=_kept_at(now.policies, earlier.policies),
+        themes=_kept_at(now.themes, earlier.themes),
+    )
+
+
+def _kept_at(now: list[D], earlier: list[D]) -> list[D]:
+    """Each of `now`, or the earlier one at its place when that is the same."""
+    return [
+        earlier[i] if i < len(earlier) and same_declaration(earlier[i], decl) else decl
+        for i, decl in enumerate(now)
+    ]
 
 
 def _merged(loaded: Iterable[LoadedFile]) -> Declarations:

@@ -191,3 +191,23 @@ def test_a_helper_module_two_model_files_import_is_declared_once(example_copy: P
     customers = project / "domain" / "customers.model.py"
     customers.write_text(customers.read_text().replace("max_length(200)", "max_length(210)", 1))
     assert outcome(recompiler.compile) == outcome(lambda: compile_project(project))
+
+
+def test_a_file_run_again_keeps_what_it_declares_the_same(example_copy: Path) -> None:
+    """A save that leaves a file's declarations as they were (a comment) recompiles none of
+    them; one that changes an expression in place (same lines) recompiles that entity."""
+    project = example_copy
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    invoices = project / "domain" / "invoices.model.py"
+    invoices.write_text(invoices.read_text() + "\n# a note\n")
+    compiled = recompiler.compile()
+    assert compiled.reuse is not None and compiled.reuse.computed == 0
+
+    total = '"total": money().computed(F("subtotal") + F("tax")),'
+    invoices.write_text(invoices.read_text().replace(total, total.replace('"tax"', '"paid"')))
+    compiled = recompiler.compile()
+    assert compiled.reuse is not None and compiled.reuse.computed > 0
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
+    total_field = compiled.project.field("Invoice.total")
+    assert total_field is not None and '"paid"' in total_field.model_dump_json()
