@@ -45,6 +45,8 @@ _REPO = Path(__file__).resolve().parents[1]
 
 #: A read: ("entity", name) or ("project", attribute).
 Read = tuple[str, str]
+#: What `same_objects` remembers: its objects, its result, the node keys its work called.
+_SameObjects = tuple[tuple[object, ...], Any, frozenset[str]]
 
 
 @dataclass
@@ -72,8 +74,9 @@ class Memo:
         #: Content hashes of IR entities by identity: an entity the incremental compile
         #: kept (compiler/incremental.py) is the same object, and is not hashed again.
         self.entity_hashes: dict[int, tuple[ir.Entity, str]] = {}
-        #: Results of `same_objects` work, by rule and the identities of its objects.
-        self.identical: dict[tuple[str, tuple[int, ...]], tuple[tuple[object, ...], Any]] = {}
+        #: Results of `same_objects` work, by rule and the identities of its objects: the
+        #: objects, the result, and the keys of the nodes the work called.
+        self.identical: dict[tuple[str, tuple[int, ...]], _SameObjects] = {}
 
     def get(self, key: str) -> bytes | None:
         found = self.kept.get(key)
@@ -104,9 +107,11 @@ class Graph:
         self.stats = Stats()
         self._hashes: dict[Read, str] = {}
         self._recording: list[set[Read]] = []
-        self._identical_now: dict[tuple[str, tuple[int, ...]], tuple[tuple[object, ...], Any]] = {}
-        #: The keys of the nodes this build called.
+        self._identical_now: dict[tuple[str, tuple[int, ...]], _SameObjects] = {}
+        #: The keys of the nodes this build called; and of those each `same_objects` work
+        #: under way called.
         self._called: set[str] = set()
+        self._called_within: list[set[str]] = []
 
     def hash_of(self, read: Read) -> str:
         known = self._hashes.get(read)
@@ -142,9 +147,17 @@ class Graph:
         earlier = self.memo.identical.get(key)
         if earlier is not None and all(a is b for a, b in zip(earlier[0], of, strict=True)):
             self._identical_now[key] = earlier
+            # The nodes `compute` called stay in memory, as if called again.
+            self._called.update(earlier[2])
             return earlier[1]
-        result = compute()
-        self._identical_now[key] = (of, result)
+        self._called_within.append(set())
+        try:
+            result = compute()
+        finally:
+            called = self._called_within.pop()
+        for outer in self._called_within:
+            outer |= called
+        self._identical_now[key] = (of, result, frozenset(called))
         return result
 
     def call(self, rule: str, function: Callable[..., R], project: Any, args: tuple[Any, ...]) -> R:
@@ -152,6 +165,8 @@ class Graph:
             return function(project, *args)
         key = _key(rule, args)
         self._called.add(key)
+        if self._called_within:
+            self._called_within[-1].add(key)
         reads = self._recording[-1] if self._recording else None
         entity = args[0] if args and isinstance(args[0], ir.Entity) else None
         if entity is not None and reads is not None:
@@ -174,7 +189,11 @@ class Graph:
         if reads is not None:
             reads.update(own)
         stamped = {read: self.hash_of(read) for read in own}
-        self.memo.put(key, pickle.dumps((FORMAT, stamped, result), pickle.HIGHEST_PROTOCOL))
+        pickled = pickle.dumps((FORMAT, stamped, result), pickle.HIGHEST_PROTOCOL)
+        self.memo.put(key, pickled)
+        # The next build of this process reuses this very object, not an unpickled copy:
+        # what is made of it (a file's parts) stays the same object too.
+        self.memo.decoded[key] = (pickled, (FORMAT, stamped, result))
         self.stats.computed += 1
         self.stats.computed_nodes.append(f"{rule} {args[0].name if entity else ''}".strip())
         return result

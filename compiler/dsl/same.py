@@ -23,11 +23,12 @@ def same_declaration(a: object, b: object) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, tuple | list):
-        return len(a) == len(b) and all(map(same_declaration, a, b))  # type: ignore[arg-type]
+        assert isinstance(b, tuple | list)
+        return len(a) == len(b) and all(map(same_declaration, a, b))
     if isinstance(a, Mapping):
         assert isinstance(b, Mapping)
         return list(a) == list(b) and all(same_declaration(a[k], b[k]) for k in a)
-    if is_dataclass(a) and not type(a).__dataclass_params__.eq:  # type: ignore[attr-defined]
+    if is_dataclass(a) and not getattr(type(a), "__dataclass_params__").eq:  # noqa: B009
         return all(same_declaration(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
     try:
         # The repr as well: Decimal("0") == Decimal("0.0"), and 0.0 == -0.0, render apart.
