@@ -80,7 +80,7 @@ def typescript_module(
 ) -> str:
     """The module: prelude, one function per rule (default: every rule of the project), `rules`."""
     chosen = list(project_rules(project) if rules is None else rules)
-    names = _names([rule.id for _, rule in chosen])
+    names = function_names([rule.id for _, rule in chosen])
     return module_of(
         [
             (rule.id, _function(names[rule.id], rule, _Emitter(project, entity)))
@@ -94,16 +94,27 @@ def rule_function(project: ir.Project, entity: ir.Entity, rule: ir.Rule) -> str:
     return _function(function_name(rule.id), rule, _Emitter(project, entity))
 
 
+#: The module, in the order `module_of` puts it together: the head, each rule's function,
+#: then `rules` (RULES_OPEN, each rule's `table_entry`, RULES_CLOSE).
+MODULE_HEAD = f"{HEADER}\n{PRELUDE}\n// Rules {'-' * 80}\n\n"
+RULES_OPEN = "/** Every rule above by its id. */\nexport const rules = {\n"
+RULES_CLOSE = "} as const satisfies { readonly [id: string]: Check };\n"
+
+
 def module_of(functions: list[tuple[str, str]]) -> str:
     """The module of `(rule id, rule_function(...))` pairs; raise on two rules of one name."""
-    names = _names([rule_id for rule_id, _ in functions])
-    table = "".join(f"  {json.dumps(rule_id)}: {names[rule_id]},\n" for rule_id, _ in functions)
+    names = function_names([rule_id for rule_id, _ in functions])
+    table = "".join(table_entry(rule_id, names[rule_id]) for rule_id, _ in functions)
     return (
-        f"{HEADER}\n{PRELUDE}\n// Rules {'-' * 80}\n\n"
+        MODULE_HEAD
         + "".join(f"{function}\n" for _, function in functions)
-        + "/** Every rule above by its id. */\n"
-        + f"export const rules = {{\n{table}}} as const satisfies {{ readonly [id: string]: Check }};\n"
+        + f"{RULES_OPEN}{table}{RULES_CLOSE}"
     )
+
+
+def table_entry(rule_id: str, name: str) -> str:
+    """The line of `rules` naming the function of a rule."""
+    return f"  {json.dumps(rule_id)}: {name},\n"
 
 
 def project_rules(project: ir.Project) -> list[tuple[ir.Entity, ir.Rule]]:
@@ -134,7 +145,8 @@ def function_name(rule_id: str) -> str:
     return name
 
 
-def _names(rule_ids: list[str]) -> dict[str, str]:
+def function_names(rule_ids: Iterable[str]) -> dict[str, str]:
+    """Each rule's function name; raise when two rules would get one."""
     names: dict[str, str] = {}
     owners: dict[str, str] = {}  # function name -> the rule that has it
     for rule_id in rule_ids:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
+from typing import NamedTuple
 
 from compiler import ir
+from generators.api.pieces import constant, same_value
 from generators.api.shapes import (
     Attribute,
     action_input_name,
@@ -43,16 +46,41 @@ class ApiGenerator:
     name = "api"
 
     def generate(self, project: ir.Project) -> list[Artifact]:
+        pieces = [_pieces(project, entity) for entity in project.entities]
+        names = tuple(e.name for e in project.entities)
+        tables = tuple(p.table for p in pieces)
         artifacts = [
-            _package("api/__init__.py"),
-            _package("api/routes/__init__.py", routes=project),
+            constant("api.package", partial(_package, "api/__init__.py")),
+            same_value("api.routers", (names, tables), partial(_routers, names, tables)),
         ]
-        for entity in project.entities:
-            artifacts += _shape_modules(project, entity)
-        artifacts.append(_schemas(project))
-        artifacts += [_routes(project, entity) for entity in project.entities]
-        artifacts.append(_app(project))
+        for piece in pieces:
+            artifacts += [piece.rows, piece.shapes]
+        shapes = tuple((p.table, p.shape_names) for p in pieces)
+        artifacts.append(
+            same_value("api.schemas", (names, shapes), partial(_schemas, names, shapes))
+        )
+        artifacts += [piece.routes for piece in pieces]
+        artifacts.append(same_value("api.app", project.app.name, partial(_app, project.app.name)))
         return artifacts
+
+
+class _Pieces(NamedTuple):
+    """The modules of one entity, and what the modules of every entity name of it."""
+
+    rows: Artifact
+    shapes: Artifact
+    routes: Artifact
+    table: str
+    #: Its Row class, then the classes api/shapes/<table>.py defines.
+    shape_names: tuple[str, ...]
+
+
+@incremental("api.entity")
+def _pieces(project: ir.Project, entity: ir.Entity) -> _Pieces:
+    """The entity's modules; reused, the same objects as in the last build (`gen dev`)."""
+    rows, shapes = _shape_modules(project, entity)
+    row, names = _entity_shape_names(entity)
+    return _Pieces(rows, shapes, _routes(project, entity), entity.table, (row, *names))
 
 
 # Names -----------------------------------------------------------------------------------
@@ -133,25 +161,27 @@ def _model(name: str, doc: str, attributes: Iterable[Attribute], forbid_extra: b
     return "\n".join(body)
 
 
-def _schemas(project: ir.Project) -> Artifact:
-    """api/schemas.py: every entity's shapes under one module name, for whoever wants them."""
+def _schemas(names: tuple[str, ...], shapes: tuple[tuple[str, tuple[str, ...]], ...]) -> Artifact:
+    """api/schemas.py: every entity's shapes under one module name, for whoever wants them.
+
+    `shapes`: each entity's table, its Row class and the classes of api/shapes/<table>.py.
+    """
     lines = [
         HEADER.format(rule="api.schemas", what="every entity's request and response shapes"),
         "\nfrom __future__ import annotations\n\n",
     ]
     exported: list[str] = []
-    rows, shapes = [], []
-    for entity in sorted(project.entities, key=lambda e: e.table):
-        row, names = _entity_shape_names(entity)
-        rows.append(_import(f".rows.{entity.table}", [row]))
-        shapes.append(_import(f".shapes.{entity.table}", sorted(names)))
-        exported += [row, *names]
-    lines += rows + shapes
+    rows, imports = [], []
+    for table, (row, *classes) in sorted(shapes, key=lambda shape: shape[0]):
+        rows.append(_import(f".rows.{table}", [row]))
+        imports.append(_import(f".shapes.{table}", sorted(classes)))
+        exported += [row, *classes]
+    lines += rows + imports
     lines.append("\n__all__ = [\n" + "".join(f'    "{n}",\n' for n in sorted(exported)) + "]\n")
     return Artifact(
         path="api/schemas.py",
         content="".join(lines).encode(),
-        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
+        origins=names or (PROJECT_ORIGIN,),
         rule="api.schemas",
         reason="re-exports the shapes of every entity (api/rows/, api/shapes/) by one name",
     )
@@ -164,7 +194,6 @@ def _entity_shape_names(entity: ir.Entity) -> tuple[str, list[str]]:
     return class_name(entity, "Row"), [class_name(entity, k) for k in kinds] + inputs
 
 
-@incremental("api.shape_modules")
 def _shape_modules(project: ir.Project, entity: ir.Entity) -> list[Artifact]:
     """api/rows/<table>.py (how others include the entity) and api/shapes/<table>.py.
 
@@ -244,7 +273,6 @@ def _module(
     )
 
 
-@incremental("api.shapes")
 def _entity_shapes(project: ir.Project, entity: ir.Entity) -> tuple[list[str], list[str]]:
     """One entity's classes (Read, Create, Update, Page, action inputs) and their names."""
     label = entity.label.lower()
@@ -329,7 +357,6 @@ def _schema_imports(used: set[str]) -> str:
 # api/routes/<table>.py ------------------------------------------------------------------
 
 
-@incremental("api.routes")
 def _routes(project: ir.Project, entity: ir.Entity) -> Artifact:
     ids = operation_ids(entity)
     read, create, update, page = (
@@ -425,38 +452,42 @@ def _action_doc(action: ir.Action) -> str:
 # api/app.py and packages ---------------------------------------------------------------
 
 
-def _package(path: str, routes: ir.Project | None = None) -> Artifact:
-    text = HEADER.format(rule="api.package", what="a package marker")
-    origins: tuple[str, ...] = (PROJECT_ORIGIN,)
-    if routes is not None:
-        modules = [e.table for e in routes.entities]
-        text = HEADER.format(rule="api.package", what="every entity's router")
-        text += "\nfrom __future__ import annotations\n\nfrom fastapi import APIRouter\n\n"
-        text += _import(".", sorted(modules))
-        text += (
-            "\nROUTERS: list[APIRouter] = [\n"
-            + "".join(f"    {m}.router,\n" for m in modules)
-            + "]\n"
-        )
-        origins = tuple(e.name for e in routes.entities) or origins
+def _package(path: str) -> Artifact:
     return Artifact(
         path=path,
-        content=text.encode(),
-        origins=origins,
+        content=HEADER.format(rule="api.package", what="a package marker").encode(),
+        origins=(PROJECT_ORIGIN,),
         rule="api.package",
         reason="a Python package of the generated API",
     )
 
 
-def _app(project: ir.Project) -> Artifact:
-    text = HEADER.format(rule="api.app", what=f"the FastAPI app of {project.app.name}")
+def _routers(names: tuple[str, ...], modules: tuple[str, ...]) -> Artifact:
+    """api/routes/__init__.py: every entity's router (`modules`: their tables)."""
+    text = HEADER.format(rule="api.package", what="every entity's router")
+    text += "\nfrom __future__ import annotations\n\nfrom fastapi import APIRouter\n\n"
+    text += _import(".", sorted(modules))
+    text += (
+        "\nROUTERS: list[APIRouter] = [\n" + "".join(f"    {m}.router,\n" for m in modules) + "]\n"
+    )
+    return Artifact(
+        path="api/routes/__init__.py",
+        content=text.encode(),
+        origins=names or (PROJECT_ORIGIN,),
+        rule="api.package",
+        reason="a Python package of the generated API",
+    )
+
+
+def _app(name: str) -> Artifact:
+    text = HEADER.format(rule="api.app", what=f"the FastAPI app of {name}")
     text += (
         "\nfrom __future__ import annotations\n\n"
         "from pathlib import Path\n\n"
         "from runtime.api.app import create_app\n\n"
         "from ..db.tables import metadata\n"
         "from .routes import ROUTERS\n\n"
-        f"app = create_app(\n    title={py_str(project.app.name)},\n"
+        f"app = create_app(\n    title={py_str(name)},\n"
         '    ir_json=Path(__file__).resolve().parent.parent / "ir.json",\n'
         "    metadata=metadata,\n    routers=ROUTERS,\n)\n"
     )

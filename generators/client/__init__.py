@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import partial
 from importlib import resources
+from typing import NamedTuple
 
 from compiler import ir
-from generators.api import _Lines, operation_ids
+from generators.api import operation_ids
+from generators.api.pieces import Parts, Piece, constant, piece, same_value
 from generators.api.shapes import action_input_name
 from generators.base import PROJECT_ORIGIN, Artifact
-from generators.client.invalidation import Target, invalidation_map
+from generators.client.invalidation import Links, Target, links_of, map_of_links
 from generators.client.shapes import (
     TsField,
     camel,
@@ -47,8 +50,8 @@ from generators.client.shapes import (
     update_fields,
 )
 from hookfs.graph import incremental
+from policy import typescript as ts
 from policy.typescript import TypeScriptCompileError, function_name, rule_function
-from policy.typescript import module_of as policy_module
 from policy.typescript import rules_of as project_rules_of
 
 RUNTIME = resources.files("generators.client").joinpath("runtime")
@@ -73,23 +76,21 @@ class ClientGenerator:
     name = "client"
 
     def generate(self, project: ir.Project) -> list[Artifact]:
-        _check_names(project)
-        everything = tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,)
+        pieces = [_pieces(project, entity) for entity in project.entities]
+        # What reads every entity is kept by value: most saves change no name, no relation.
+        names_keys = tuple(p.names_key for p in pieces)
+        same_value("client.names", names_keys, partial(_check_names, pieces))
+        links_keys = tuple(p.links_key for p in pieces)
+        invalidation = same_value("client.invalidation", links_keys, partial(_invalidation, pieces))
+        names = tuple(e.name for e in project.entities)
+        everything = names or (PROJECT_ORIGIN,)
         return [
-            _types(project, everything),
-            _static("errors.ts", "client.errors", "ProblemError, the problem+json of every error"),
-            _client(project, everything),
-            _hooks(project, everything),
-            _policies(project),
-            Artifact(
-                path="client/index.ts",
-                content=(
-                    HEADER.format(rule="client.index", what="the client's entry point") + INDEX
-                ).encode(),
-                origins=(PROJECT_ORIGIN,),
-                rule="client.index",
-                reason="re-exports the typed client, hooks and policies",
-            ),
+            _types(names, pieces, everything),
+            constant("client.errors", _errors),
+            _client(names, pieces, everything),
+            _hooks(names, pieces, invalidation, everything),
+            _policies(names, pieces),
+            constant("client.index", _index),
         ]
 
 
@@ -102,49 +103,116 @@ export { can, callerFrom, rules, NeedsRelated, type Caller } from "./policies";
 """
 
 
-def _check_names(project: ir.Project) -> None:
-    """Names the emitted modules would declare twice are an error, never a silent suffix."""
-    taken: dict[str, str] = {}
-    for entity in project.entities:
-        names = [entity.name] + [
-            f"{entity.name}{k}"
-            for k in ("Row", "Read", "Create", "Update", "Included", "Include", "With", "Filter",
-                      "FilterFields", "SortKey", "SortField", "ListParams", "ActionInputs")
-        ]  # fmt: skip
-        names += [enum_alias(entity, f) for f in entity.fields if enum_values(f) is not None]
-        names += [action_input_name(entity, a) for a in entity.actions if a.inputs]
-        for name in names:
-            if name in RESERVED:
-                raise ValueError(f"{entity.name}: the client type {name} is a name of its runtime")
-            if taken.get(name, entity.name) != entity.name or (
-                name in taken and name == entity.name
-            ):
-                raise ValueError(f"the client type {name} would come from two model elements")
-            taken[name] = entity.name
-
-
-def _static(
-    name: str, rule: str, what: str, origins: tuple[str, ...] = (PROJECT_ORIGIN,)
-) -> Artifact:
-    text = RUNTIME.joinpath(name).read_text(encoding="utf-8")
+def _index() -> Artifact:
     return Artifact(
-        path=f"client/{name}",
-        content=(HEADER.format(rule=rule, what=what) + "\n" + text).encode(),
-        origins=origins,
-        rule=rule,
+        path="client/index.ts",
+        content=(
+            HEADER.format(rule="client.index", what="the client's entry point") + INDEX
+        ).encode(),
+        origins=(PROJECT_ORIGIN,),
+        rule="client.index",
+        reason="re-exports the typed client, hooks and policies",
+    )
+
+
+def _errors() -> Artifact:
+    what = "ProblemError, the problem+json of every error"
+    text = RUNTIME.joinpath("errors.ts").read_text(encoding="utf-8")
+    return Artifact(
+        path="client/errors.ts",
+        content=(HEADER.format(rule="client.errors", what=what) + "\n" + text).encode(),
+        origins=(PROJECT_ORIGIN,),
+        rule="client.errors",
         reason=what,
     )
 
 
-def _traced(path: str, out: _Lines, origins: tuple[str, ...], rule: str, reason: str) -> Artifact:
-    return Artifact(
-        path=path,
-        content=out.text().encode(),
-        origins=origins,
-        rule=rule,
-        reason=reason,
-        regions=tuple(out.regions),
+def _lines(*texts: str) -> bytes:
+    """`texts`, one after the other on lines of their own: a part of a file."""
+    return ("\n".join(texts) + "\n").encode()
+
+
+# One entity's pieces ---------------------------------------------------------------------
+
+
+class _Pieces(NamedTuple):
+    """What the client's files hold of one entity: their parts, and what their checks read."""
+
+    #: types.ts, hooks.ts (each after a blank line) and client.ts.
+    types: Piece
+    hooks: Piece
+    functions: Piece
+    #: policies.ts: its rules TypeScript cannot express (as comments), the functions of the
+    #: others, their entries of `rules` and its member of `can`.
+    left_out: bytes
+    rules: bytes
+    table: bytes
+    can: bytes
+    #: The types it declares, its name first: no two entities may declare one.
+    type_names: tuple[str, ...]
+    #: The rules in `rules`: no two of the model may share a function name.
+    rule_ids: tuple[str, ...]
+    #: What the invalidation map reads of it.
+    links: Links
+    #: `type_names` with `rule_ids`, and `links`, as text: the keys the work on every entity
+    #: is kept by between builds (equal text, equal values; and a string keeps its hash).
+    names_key: str
+    links_key: str
+
+
+@incremental("client.entity")
+def _pieces(project: ir.Project, entity: ir.Entity) -> _Pieces:
+    """The entity's pieces. A node of the build graph: reused, they are the same objects as
+    in the last build of `gen dev`, and the files' writer hashes none of them again."""
+    compiled = _rule_functions(project, entity)
+    chosen = [(rule, function) for rule, function, _ in compiled if function is not None]
+    left_out = "".join(
+        f"// Left out (not expressible in TypeScript): {rule.id}: {error}\n"
+        for rule, function, error in compiled
+        if function is None
     )
+    table = "".join(ts.table_entry(rule.id, function_name(rule.id)) for rule, _ in chosen)
+    rule_ids = tuple(rule.id for rule, _ in chosen)
+    type_names, links = _type_names(entity), links_of(entity)
+    return _Pieces(
+        types=piece(f"\n{_entity_types(project, entity)}\n"),
+        hooks=piece(f"\n{_entity_hooks(project, entity)}\n"),
+        functions=piece(f"{_client_functions(project, entity)}\n"),
+        left_out=left_out.encode(),
+        rules="".join(f"{function}\n" for _, function in chosen).encode(),
+        table=table.encode(),
+        can=_can_member(entity, [rule for rule, _ in chosen]).encode(),
+        type_names=type_names,
+        rule_ids=rule_ids,
+        links=links,
+        names_key=repr((type_names, rule_ids)),
+        links_key=repr(links),
+    )
+
+
+def _type_names(entity: ir.Entity) -> tuple[str, ...]:
+    names = [entity.name] + [
+        f"{entity.name}{k}"
+        for k in ("Row", "Read", "Create", "Update", "Included", "Include", "With", "Filter",
+                  "FilterFields", "SortKey", "SortField", "ListParams", "ActionInputs")
+    ]  # fmt: skip
+    names += [enum_alias(entity, f) for f in entity.fields if enum_values(f) is not None]
+    names += [action_input_name(entity, a) for a in entity.actions if a.inputs]
+    return tuple(names)
+
+
+def _check_names(pieces: list[_Pieces]) -> None:
+    """Names the emitted modules would declare twice are an error, never a silent suffix."""
+    taken: dict[str, str] = {}
+    for names in (p.type_names for p in pieces):
+        entity = names[0]
+        for name in names:
+            if name in RESERVED:
+                raise ValueError(f"{entity}: the client type {name} is a name of its runtime")
+            if taken.get(name, entity) != entity or (name in taken and name == entity):
+                raise ValueError(f"the client type {name} would come from two model elements")
+            taken[name] = entity
+    ts.function_names(rule_id for p in pieces for rule_id in p.rule_ids)  # raises on two
 
 
 # types.ts --------------------------------------------------------------------------------
@@ -195,21 +263,24 @@ export type ListParams<F, S extends string, I extends string> = {
 """
 
 
-def _types(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
-    out = _Lines()
-    out.add(HEADER.format(rule="client.types", what="the types of every entity over HTTP"))
-    out.add(TYPES_PRELUDE.rstrip("\n"))
-    names = " | ".join(json.dumps(e.name) for e in project.entities) or "never"
-    out.add(f"/** Every entity of the model. */\nexport type EntityName = {names};")
-    for entity in project.entities:
-        out.add("")
-        out.add(_entity_types(project, entity), entity.name)
-    return _traced(
+def _types(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, ...]) -> Artifact:
+    out = Parts()
+    out.add(same_value("client.types.head", names, partial(_types_head, names)))
+    out.add_each((p.types for p in pieces), names, blank=1)
+    return out.artifact(
         "client/types.ts",
-        out,
         origins,
         "client.types",
         "per entity: row, Read, Create, Update, filter, sort and include types",
+    )
+
+
+def _types_head(names: tuple[str, ...]) -> bytes:
+    union = " | ".join(json.dumps(name) for name in names) or "never"
+    return _lines(
+        HEADER.format(rule="client.types", what="the types of every entity over HTTP"),
+        TYPES_PRELUDE.rstrip("\n"),
+        f"/** Every entity of the model. */\nexport type EntityName = {union};",
     )
 
 
@@ -218,7 +289,6 @@ def _object(fields: Iterable[TsField]) -> str:
     return "{\n" + "\n".join(lines) + "\n}" if lines else "Record<string, never>"
 
 
-@incremental("client.types")
 def _entity_types(project: ir.Project, entity: ir.Entity) -> str:
     name, label = entity.name, entity.label.lower()
     parts = [f"// {name} {'-' * max(4, 86 - len(name))}"]
@@ -313,37 +383,39 @@ def _key(name: str) -> str:
 # client.ts -------------------------------------------------------------------------------
 
 
-def _client(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
-    transport = RUNTIME.joinpath("transport.ts").read_text(encoding="utf-8")
-    out = _Lines()
-    out.add(
-        HEADER.format(rule="client.client", what="a fetch client, one function per operation id")
-    )
-    out.add('import { problemOf } from "./errors";\nimport type * as T from "./types";\n')
-    out.add(transport.rstrip("\n"))
-    out.add(
-        "\n/** The API of the model: one function per OpenAPI operation id (`listInvoices`). */\n"
-        "export function createClient(options: ClientOptions = {}) {\n"
-        "  const transport = new Transport(options);\n"
-        "  return {\n"
-        "    transport,\n"
-        "    auth: authApi(transport),"
-    )
-    for entity in project.entities:
-        out.add(_client_functions(project, entity), entity.name)
-    out.add(
-        "  };\n}\n\n/** What `createClient` returns. */\nexport type Client = ReturnType<typeof createClient>;"
-    )
-    return _traced(
+def _client(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, ...]) -> Artifact:
+    out = Parts()
+    out.add(constant("client.client.head", _client_head))
+    out.add_each((p.functions for p in pieces), names)
+    out.add(CLIENT_TAIL)
+    return out.artifact(
         "client/client.ts",
-        out,
         origins,
         "client.client",
         "a fetch client with one function per operation id of every entity",
     )
 
 
-@incremental("client.functions")
+def _client_head() -> bytes:
+    transport = RUNTIME.joinpath("transport.ts").read_text(encoding="utf-8")
+    return _lines(
+        HEADER.format(rule="client.client", what="a fetch client, one function per operation id"),
+        'import { problemOf } from "./errors";\nimport type * as T from "./types";\n',
+        transport.rstrip("\n"),
+        "\n/** The API of the model: one function per OpenAPI operation id (`listInvoices`). */\n"
+        "export function createClient(options: ClientOptions = {}) {\n"
+        "  const transport = new Transport(options);\n"
+        "  return {\n"
+        "    transport,\n"
+        "    auth: authApi(transport),",
+    )
+
+
+CLIENT_TAIL = _lines(
+    "  };\n}\n\n/** What `createClient` returns. */\nexport type Client = ReturnType<typeof createClient>;"
+)
+
+
 def _client_functions(project: ir.Project, entity: ir.Entity) -> str:
     ids, name, label = operation_ids(entity), entity.name, entity.label.lower()
     key = key_type(project, entity)
@@ -459,30 +531,54 @@ export function invalidate(queryClient: QueryClient, entity: T.EntityName, chang
 """
 
 
-def _hooks(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
-    out = _Lines()
-    out.add(
-        HEADER.format(rule="client.hooks", what="React Query hooks, query keys and invalidation")
+HOOKS_HEAD = _lines(
+    HEADER.format(rule="client.hooks", what="React Query hooks, query keys and invalidation"),
+    HOOKS_PRELUDE.rstrip("\n"),
+    "\n/** Query-key factories: `queryKeys.invoice.list(params)`. */\nexport const queryKeys = {",
+)
+INVALIDATION_HEAD = _lines(
+    "};",
+    "\n/** Per entity and change, the queries it can affect: its own, those whose computed\n"
+    " * fields read it (`Invoice.subtotal` reads InvoiceLine), those that reach it through a relation. */\n"
+    "export const invalidation: {\n"
+    "  readonly [E in T.EntityName]: { readonly [C in Change]: readonly InvalidationTarget[] };\n"
+    "} = {",
+)
+INVALIDATION_TAIL = _lines("};")
+
+
+def _hooks(
+    names: tuple[str, ...],
+    pieces: list[_Pieces],
+    invalidation: tuple[Piece, ...],
+    origins: tuple[str, ...],
+) -> Artifact:
+    out = Parts()
+    out.add(HOOKS_HEAD)
+    out.add_lines(same_value("client.query_keys", names, partial(_query_keys, names)), names)
+    out.add(INVALIDATION_HEAD)
+    out.add_each(invalidation, names)
+    out.add(INVALIDATION_TAIL)
+    out.add_each((p.hooks for p in pieces), names, blank=1)
+    return out.artifact(
+        "client/hooks.ts",
+        origins,
+        "client.hooks",
+        "React Query hooks of every entity, invalidating what each write can change",
     )
-    out.add(HOOKS_PRELUDE.rstrip("\n"))
-    out.add(
-        "\n/** Query-key factories: `queryKeys.invoice.list(params)`. */\nexport const queryKeys = {"
-    )
-    for entity in project.entities:
-        out.add(f"  {camel(entity.name)}: keysOf({json.dumps(entity.name)}),", entity.name)
-    out.add("};")
-    out.add(
-        "\n/** Per entity and change, the queries it can affect: its own, those whose computed\n"
-        " * fields read it (`Invoice.subtotal` reads InvoiceLine), those that reach it through a relation. */\n"
-        "export const invalidation: {\n"
-        "  readonly [E in T.EntityName]: { readonly [C in Change]: readonly InvalidationTarget[] };\n"
-        "} = {"
-    )
-    mapping = invalidation_map(project)
+
+
+def _query_keys(names: tuple[str, ...]) -> bytes:
+    return "".join(f"  {camel(name)}: keysOf({json.dumps(name)}),\n" for name in names).encode()
+
+
+def _invalidation(pieces: list[_Pieces]) -> tuple[Piece, ...]:
+    """Each entity's entry of `invalidation`."""
     rendered: dict[Target, str] = {}  # one target recurs across entities and changes
-    for entity in project.entities:
+    entries = []
+    for entity, changes in map_of_links(tuple(p.links for p in pieces)).items():
         lines = []
-        for change, targets in mapping[entity.name].items():
+        for change, targets in changes.items():
             texts = []
             for t in targets:
                 text = rendered.get(t)
@@ -490,26 +586,14 @@ def _hooks(project: ir.Project, origins: tuple[str, ...]) -> Artifact:
                     text = rendered[t] = _target(t.json())
                 texts.append(text)
             lines.append(f"    {change}: [{', '.join(texts)}],\n")
-        changes = "".join(lines)
-        out.add(f"  {entity.name}: {{\n{changes}  }},", entity.name)
-    out.add("};")
-    for entity in project.entities:
-        out.add("")
-        out.add(_entity_hooks(project, entity), entity.name)
-    return _traced(
-        "client/hooks.ts",
-        out,
-        origins,
-        "client.hooks",
-        "React Query hooks of every entity, invalidating what each write can change",
-    )
+        entries.append(piece(f"  {entity}: {{\n{''.join(lines)}  }},\n"))
+    return tuple(entries)
 
 
 def _target(target: dict[str, object]) -> str:
     return "{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in target.items()) + " }"
 
 
-@incremental("client.hooks")
 def _entity_hooks(project: ir.Project, entity: ir.Entity) -> str:
     ids, name = operation_ids(entity), entity.name
     keys = f"queryKeys.{camel(name)}"
@@ -598,71 +682,71 @@ def _mutation(hook: str, parameter: str, call: str, entity: str, change: str) ->
 # policies.ts -----------------------------------------------------------------------------
 
 
-def _policies(project: ir.Project) -> Artifact:
+POLICIES_HEAD = (
+    HEADER.format(rule="client.policies", what="the model's rules as advisory predicates")
+    + "//\n// ADVISORY: these mirror the server's rules for hiding buttons and fields the\n"
+    "// server would refuse. The server decides; never rely on them for security.\n"
+).encode()
+POLICIES_MODULE_HEAD = (
+    '\nimport type { Me } from "./client";\nimport type * as T from "./types";\n\n' + ts.MODULE_HEAD
+).encode()
+POLICIES_CAN_HEAD = (
+    ts.RULES_CLOSE
+    + "\n/** The caller of the rules from `auth.me()`; `now` defaults to this moment. */\n"
+    "export function callerFrom(me: Me, now: Date = new Date()): Caller {\n"
+    "  return { userId: me.user.id, tenantId: me.tenant?.id ?? null, roles: me.roles, now: now.toISOString() };\n"
+    "}\n\n"
+    "/** Each rule by entity and operation: `can.invoice.pay(row, me)`. Advisory only. */\n"
+    "export const can = {\n"
+).encode()
+POLICIES_RULES_OPEN = ts.RULES_OPEN.encode()
+
+
+def _policies(names: tuple[str, ...], pieces: list[_Pieces]) -> Artifact:
     """policy/typescript.py's module, then `can`: rules it cannot express are left out, named."""
-    chosen: list[tuple[ir.Entity, ir.Rule]] = []
-    functions: list[tuple[str, str]] = []
-    skipped: list[str] = []
-    for entity in project.entities:
-        by_id = {rule.id: rule for _, rule in project_rules_of(entity)}
-        for rule_id, function, error in _rule_functions(project, entity):
-            if function is None:
-                skipped.append(f"{rule_id}: {error}")
-            else:
-                chosen.append((entity, by_id[rule_id]))
-                functions.append((rule_id, function))
-    module = policy_module(functions)
-    by_entity: dict[str, list[str]] = {}
-    for entity, rule in chosen:
-        name = function_name(rule.id)
+    parts = [POLICIES_HEAD, *(p.left_out for p in pieces if p.left_out), POLICIES_MODULE_HEAD]
+    parts += [p.rules for p in pieces if p.rules]
+    parts.append(POLICIES_RULES_OPEN)
+    parts += [p.table for p in pieces if p.table]
+    parts.append(POLICIES_CAN_HEAD)
+    parts += [p.can for p in pieces if p.can]
+    parts.append(b"};\n")
+    origins = tuple(name for name, p in zip(names, pieces, strict=True) if p.rule_ids)
+    return Artifact.joined(
+        "client/policies.ts",
+        parts,
+        origins or (PROJECT_ORIGIN,),
+        "client.policies",
+        "the rules compiled to TypeScript by policy/typescript.py, for UI gating",
+    )
+
+
+def _can_member(entity: ir.Entity, rules: list[ir.Rule]) -> str:
+    """The entity's member of `can`: one predicate per rule (none without rules)."""
+    if not rules:
+        return ""
+    row = f"T.{entity.name}Read | T.{entity.name}Create"
+    members = []
+    for rule in rules:
         _, *rest = rule.id.split(".")
         member = camel(rest[0]) if len(rest) == 1 else _field_member(rest[0], rest[1])
-        row = f"T.{entity.name}Read | T.{entity.name}Create"
-        by_entity.setdefault(entity.name, []).append(
+        members.append(
             f"    /** {_doc(rule.id)}: {_doc(rule.text)} */\n"
-            f"    {member}: (row: {row}, me: Caller): boolean => {name}(row, me),\n"
+            f"    {member}: (row: {row}, me: Caller): boolean => {function_name(rule.id)}(row, me),\n"
         )
-    members = "".join(
-        f"  {camel(e.name)}: {{\n{''.join(by_entity[e.name])}  }},\n"
-        for e in project.entities
-        if e.name in by_entity
-    )
-    note = "".join(f"// Left out (not expressible in TypeScript): {s}\n" for s in skipped)
-    text = (
-        HEADER.format(rule="client.policies", what="the model's rules as advisory predicates")
-        + "//\n// ADVISORY: these mirror the server's rules for hiding buttons and fields the\n"
-        "// server would refuse. The server decides; never rely on them for security.\n"
-        + note
-        + '\nimport type { Me } from "./client";\nimport type * as T from "./types";\n\n'
-        + module
-        + "\n/** The caller of the rules from `auth.me()`; `now` defaults to this moment. */\n"
-        "export function callerFrom(me: Me, now: Date = new Date()): Caller {\n"
-        "  return { userId: me.user.id, tenantId: me.tenant?.id ?? null, roles: me.roles, now: now.toISOString() };\n"
-        "}\n\n"
-        "/** Each rule by entity and operation: `can.invoice.pay(row, me)`. Advisory only. */\n"
-        f"export const can = {{\n{members}}};\n"
-    )
-    origins = tuple(dict.fromkeys(e.name for e, _ in chosen)) or (PROJECT_ORIGIN,)
-    return Artifact(
-        path="client/policies.ts",
-        content=text.encode(),
-        origins=origins,
-        rule="client.policies",
-        reason="the rules compiled to TypeScript by policy/typescript.py, for UI gating",
-    )
+    return f"  {camel(entity.name)}: {{\n{''.join(members)}  }},\n"
 
 
-@incremental("client.policies")
 def _rule_functions(
     project: ir.Project, entity: ir.Entity
-) -> list[tuple[str, str | None, str | None]]:
-    """Each rule of `entity` as (id, its TypeScript function, None), or (id, None, why not)."""
-    found: list[tuple[str, str | None, str | None]] = []
+) -> list[tuple[ir.Rule, str | None, str | None]]:
+    """Each rule of `entity` with its TypeScript function, or None and why not."""
+    found: list[tuple[ir.Rule, str | None, str | None]] = []
     for _, rule in project_rules_of(entity):
         try:
-            found.append((rule.id, rule_function(project, entity, rule), None))
+            found.append((rule, rule_function(project, entity, rule), None))
         except TypeScriptCompileError as error:
-            found.append((rule.id, None, str(error)))
+            found.append((rule, None, str(error)))
     return found
 
 

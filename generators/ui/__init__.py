@@ -21,9 +21,12 @@ renders what the metadata says.
 from __future__ import annotations
 
 import json
+from functools import partial
 from importlib import resources
+from typing import NamedTuple
 
 from compiler import ir
+from generators.api.pieces import constant, same_value
 from generators.base import PROJECT_ORIGIN, Artifact
 from generators.ui.meta import entity_module, list_source, module_name
 from generators.ui.theme import theme_css
@@ -53,49 +56,77 @@ class UiGenerator:
     name = "ui"
 
     def generate(self, project: ir.Project) -> list[Artifact]:
-        artifacts = [_entity(project, entity) for entity in project.entities]
-        artifacts.append(_entities_bundle(project))
-        artifacts += [_app(project), _main(), _prefetch(project), _index_html(project)]
-        artifacts += [_theme(project)]
-        artifacts += [_runtime(name) for name in RUNTIME_FILES]
-        return artifacts
+        pieces = [_pieces(project, entity) for entity in project.entities]
+        names = tuple(e.name for e in project.entities)
+        modules = tuple(p.module_name for p in pieces)
+        tables = tuple(p.table for p in pieces)
+        app, theme = project.app, project.theme
+        # The files of every entity's name are kept by value: most saves rename nothing.
+        bundle = partial(_bundle, names, modules, tables)
+        settings = (app.name, app.roles, app.tenancy, app.auth_providers)
+        tokens = (theme.light, theme.dark) if theme is not None else None
+        return [
+            *(p.module for p in pieces),
+            same_value("ui.entities", (names, modules, tables), bundle),
+            same_value("ui.app", (names, modules, settings), partial(_app, names, modules, app)),
+            constant("ui.main", _main),
+            _prefetch(names, pieces),
+            same_value("ui.index", app.name, partial(_index_html, app.name)),
+            same_value("ui.theme", tokens, partial(_theme, project)),
+            *(constant(f"ui.runtime {name}", partial(_runtime, name)) for name in RUNTIME_FILES),
+        ]
+
+
+class _Pieces(NamedTuple):
+    """What the UI's files hold of one entity."""
+
+    #: ui/entities/<table>.ts
+    module: Artifact
+    #: The name its module exports (`invoiceLine`), and its table: the module's file name.
+    module_name: str
+    table: str
+    #: Its line of ui/prefetch.ts.
+    prefetch: bytes
 
 
 @incremental("ui.entity")
-def _entity(project: ir.Project, entity: ir.Entity) -> Artifact:
+def _pieces(project: ir.Project, entity: ir.Entity) -> _Pieces:
+    """The entity's pieces; reused, the same objects as in the last build (`gen dev`)."""
     header = TS_HEADER.format(rule="ui.entity", what=f"how the UI shows {entity.name}")
-    return Artifact(
+    module = Artifact(
         path=f"ui/entities/{entity.table}.ts",
         content=(header + entity_module(project, entity)).encode(),
         origins=(entity.name,),
         rule="ui.entity",
         reason=f"the list, detail and form views of {entity.name} read it",
     )
+    source = json.dumps(list_source(entity), ensure_ascii=False)
+    prefetch = f"  {json.dumps(entity.path)}: {source},\n".encode()
+    return _Pieces(module, module_name(entity), entity.table, prefetch)
 
 
 #: The entities' modules as one (served bundled, like the runtime): one request, not one each.
 ENTITIES_MODULE = "/_hook/ui/entities/all.bundle"
 
 
-def _entities_bundle(project: ir.Project) -> Artifact:
+def _bundle(names: tuple[str, ...], modules: tuple[str, ...], tables: tuple[str, ...]) -> Artifact:
     exports = "".join(
-        f'export {{ {module_name(e)} }} from "./{e.table}";\n' for e in project.entities
+        f'export {{ {module} }} from "./{table}";\n'
+        for module, table in zip(modules, tables, strict=True)
     )
     header = TS_HEADER.format(rule="ui.entities", what="every entity's module, as one")
     return Artifact(
         path="ui/entities/all.bundle.ts",
         content=(header + (exports or "export {};\n")).encode(),
-        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
+        origins=names or (PROJECT_ORIGIN,),
         rule="ui.entities",
         reason="gen serve answers it bundled, so the page loads the entities in one request",
     )
 
 
-def _app(project: ir.Project) -> Artifact:
-    names = ", ".join(module_name(e) for e in project.entities)
-    imports = f'import {{ {names} }} from "./entities/all.bundle";\n' if names else ""
-    entities = names
-    app = project.app
+def _app(names: tuple[str, ...], modules: tuple[str, ...], app: ir.AppConfig) -> Artifact:
+    entities = ", ".join(modules)
+    imports = f'import {{ {entities} }} from "./entities/all.bundle";\n' if entities else ""
     body = (
         'import type { AppMeta } from "./runtime/meta";\n'
         f"{imports}\n"
@@ -108,12 +139,11 @@ def _app(project: ir.Project) -> Artifact:
         f"  entities: [{entities}],\n"
         "};\n"
     )
-    origins = tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,)
     header = TS_HEADER.format(rule="ui.app", what="the app and its entities")
     return Artifact(
         path="ui/app.ts",
         content=(header + body).encode(),
-        origins=origins,
+        origins=names or (PROJECT_ORIGIN,),
         rule="ui.app",
         reason="the shell's navigation and routes list these entities",
     )
@@ -136,28 +166,24 @@ def _main() -> Artifact:
     )
 
 
-def _prefetch(project: ir.Project) -> Artifact:
-    header = TS_HEADER.format(rule="ui.prefetch", what="the page's first requests")
-    sources = "".join(
-        f"  {json.dumps(e.path)}: {json.dumps(list_source(e), ensure_ascii=False)},\n"
-        for e in project.entities
-    )
-    body = (
-        "// Who is signed in and the list the address shows, asked while the rest of the app\n"
-        "// loads: this module needs neither React nor the views (an async script of index.html).\n"
-        'import * as early from "./runtime/early";\n'
-        'import type { ListSource } from "./runtime/lists";\n\n'
-        "const lists: Readonly<Record<string, ListSource>> = {\n"
-        f"{sources}}};\n\n"
-        "early.requestEarly(lists);\n\n"
-        "export { early };\n"
-    )
-    return Artifact(
-        path="ui/prefetch.ts",
-        content=(header + body).encode(),
-        origins=tuple(e.name for e in project.entities) or (PROJECT_ORIGIN,),
-        rule="ui.prefetch",
-        reason="index.html runs it first, so that the first answers arrive while the app loads",
+PREFETCH_HEAD = (
+    TS_HEADER.format(rule="ui.prefetch", what="the page's first requests")
+    + "// Who is signed in and the list the address shows, asked while the rest of the app\n"
+    "// loads: this module needs neither React nor the views (an async script of index.html).\n"
+    'import * as early from "./runtime/early";\n'
+    'import type { ListSource } from "./runtime/lists";\n\n'
+    "const lists: Readonly<Record<string, ListSource>> = {\n"
+).encode()
+PREFETCH_TAIL = b"};\n\nearly.requestEarly(lists);\n\nexport { early };\n"
+
+
+def _prefetch(names: tuple[str, ...], pieces: list[_Pieces]) -> Artifact:
+    return Artifact.joined(
+        "ui/prefetch.ts",
+        [PREFETCH_HEAD, *(p.prefetch for p in pieces), PREFETCH_TAIL],
+        names or (PROJECT_ORIGIN,),
+        "ui.prefetch",
+        "index.html runs it first, so that the first answers arrive while the app loads",
     )
 
 
@@ -203,7 +229,7 @@ EARLY_MODULES = (
 )
 
 
-def _preloads(project: ir.Project) -> list[str]:
+def _preloads() -> list[str]:
     """Every module the app imports, so the browser fetches them at once, not level by level;
     the early requests' modules first.
 
@@ -216,14 +242,12 @@ def _preloads(project: ir.Project) -> list[str]:
     return [*EARLY_MODULES, *(url for url in rest if url not in EARLY_MODULES)]
 
 
-def _index_html(project: ir.Project) -> Artifact:
+def _index_html(app_name: str) -> Artifact:
     import_map = json.dumps({"imports": IMPORT_MAP}, indent=2)
     content = INDEX_HTML.format(
-        title=_html(project.app.name),
+        title=_html(app_name),
         import_map="\n".join("      " + line for line in import_map.splitlines()),
-        preloads="\n".join(
-            f'    <link rel="modulepreload" href="{url}">' for url in _preloads(project)
-        ),
+        preloads="\n".join(f'    <link rel="modulepreload" href="{url}">' for url in _preloads()),
     )
     return Artifact(
         path="ui/index.html",
