@@ -7,7 +7,7 @@ Statements carry no trailing semicolon; `script()` adds them.
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable, Sequence
 
 from generators.db.schema import (
     Check,
@@ -21,7 +21,6 @@ from generators.db.schema import (
     literal,
     quote,
 )
-from hookfs.graph import same_objects
 
 
 def create_enum(enum: EnumType) -> str:
@@ -67,7 +66,11 @@ def drop_table(table: Table) -> str:
 
 
 def foreign_key_definition(schema: Schema, table: Table, key: ForeignKey) -> str:
-    target = schema.table(key.target_table)
+    return foreign_key_to(table, key, schema.table(key.target_table))
+
+
+def foreign_key_to(table: Table, key: ForeignKey, target: Table) -> str:
+    """The key's definition, `target` the table it references."""
     columns = ", ".join(quote(table.column_names[uid]) for uid in key.columns)
     targets = ", ".join(quote(target.column_names[uid]) for uid in key.target_columns)
     return (
@@ -85,7 +88,11 @@ def drop_constraint(table: Table, name: str) -> str:
 
 
 def create_index(schema: Schema, index: Index, concurrently: bool = False) -> str:
-    table = schema.table(index.table)
+    return create_index_on(schema.table(index.table), index, concurrently)
+
+
+def create_index_on(table: Table, index: Index, concurrently: bool = False) -> str:
+    """`CREATE INDEX`, `table` the table the index is on."""
     elements = ", ".join(_index_element(table, e) for e in index.elements)
     unique = "UNIQUE " if index.unique else ""
     how = "CONCURRENTLY IF NOT EXISTS " if concurrently else ""
@@ -126,22 +133,38 @@ def schema_statements(schema: Schema) -> list[tuple[str, str]]:
     Types first, then tables with their comments, then foreign keys (once every
     table exists: references may point forwards or in cycles), then indexes.
     """
-    found = [(create_enum(enum), enum.origin) for enum in schema.enums]
+    found = enum_statements(schema.enums)
     for table in schema.tables:
-        # A table kept between builds of one process (`gen dev`) is written once.
-        found += same_objects("db.schema.table", (table,), partial(_table_statements, table))
-    found += [
-        (add_constraint(table, foreign_key_definition(schema, table, key)), key.origin)
-        for table in schema.tables
-        for key in table.foreign_keys
-    ]
-    found += [(create_index(schema, index), index.origin) for index in schema.indexes]
-    return found
+        found += table_statements(table)
+    for table in schema.tables:
+        targets = [schema.table(key.target_table) for key in table.foreign_keys]
+        found += foreign_key_statements(table, targets)
+    return found + index_statements(schema.indexes, schema.table)
 
 
-def _table_statements(table: Table) -> list[tuple[str, str]]:
+def enum_statements(enums: Sequence[EnumType]) -> list[tuple[str, str]]:
+    return [(create_enum(enum), enum.origin) for enum in enums]
+
+
+def table_statements(table: Table) -> list[tuple[str, str]]:
+    """The table, then its comments."""
     found = [(create_table(table), table.origin)]
     return found + [(statement, table.origin) for statement in comments(table)]
+
+
+def foreign_key_statements(table: Table, targets: Sequence[Table]) -> list[tuple[str, str]]:
+    """The table's foreign keys, `targets` the table each one references."""
+    return [
+        (add_constraint(table, foreign_key_to(table, key, target)), key.origin)
+        for key, target in zip(table.foreign_keys, targets, strict=True)
+    ]
+
+
+def index_statements(
+    indexes: Sequence[Index], table_of: Callable[[str], Table]
+) -> list[tuple[str, str]]:
+    """The indexes, `table_of` giving a table by its uid."""
+    return [(create_index_on(table_of(index.table), index), index.origin) for index in indexes]
 
 
 def script(statements: list[str]) -> str:

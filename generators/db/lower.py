@@ -16,8 +16,11 @@ Conventions (docs/database.md lists them for users):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+from itertools import chain
 from typing import Any
 
 from compiler import ir
@@ -38,8 +41,8 @@ from generators.db.schema import (
     literal,
 )
 from generators.db.sql_expr import to_sql
-from generators.db.system import system_schema
-from hookfs.graph import incremental
+from generators.db.system import system_tables
+from hookfs.graph import incremental, same_objects
 
 MONEY_TYPE = "numeric(19, 4)"
 
@@ -61,34 +64,60 @@ _ON_DELETE: dict[str, OnDeleteSql] = {
 _DEFAULT_CALLS = {"now": "now()", "today": "CURRENT_DATE", "uuid": "gen_random_uuid()"}
 
 
+@dataclass(frozen=True)
+class Unit:
+    """What one entity, one join table or the runtime brings to the schema, in order.
+
+    A unit kept between builds (`gen dev`: an entity's is a build graph node) is the same
+    object: what is written of it can be kept with it (`same_objects`).
+    """
+
+    enums: tuple[EnumType, ...] = ()
+    tables: tuple[Table, ...] = ()
+    indexes: tuple[Index, ...] = ()
+
+
 def lower_schema(project: ir.Project) -> Schema:
     """The whole database of `project`, in model order."""
-    tables: list[Table] = []
-    enums: list[EnumType] = []
-    indexes: list[Index] = []
-    for entity in project.entities:
-        table, its_enums, its_indexes = _entity_parts(project, entity)
-        tables.append(table)
-        enums += its_enums
-        indexes += its_indexes
-    lowering = _Lowering(project)
-    tables += [lowering.join_table(join) for join in project.join_tables]
-    system_tables, system_indexes = system_schema(tables)  # the runtime's reframe_* tables
+    return schema_of(lower_units(project))
+
+
+def schema_of(units: Sequence[Unit]) -> Schema:
     return Schema(
-        enums=(*enums, *lowering.enums),
-        tables=(*tables, *system_tables),
-        indexes=(*indexes, *lowering.indexes, *system_indexes),
+        enums=tuple(chain.from_iterable(u.enums for u in units)),
+        tables=tuple(chain.from_iterable(u.tables for u in units)),
+        indexes=tuple(chain.from_iterable(u.indexes for u in units)),
     )
 
 
+def lower_units(project: ir.Project) -> list[Unit]:
+    """The entities' units, the join tables', then the runtime's (its reframe_* tables)."""
+    units = [_entity_unit(project, entity) for entity in project.entities]
+    units += [_join_unit(project, join) for join in project.join_tables]
+    by_origin = {unit.tables[0].origin: unit.tables[0] for unit in units}
+    user, tenant = by_origin["User"], by_origin["Tenant"]
+    units.append(same_objects("db.system", (user, tenant), partial(_system_unit, user, tenant)))
+    return units
+
+
 @incremental("db.table")
-def _entity_parts(
-    project: ir.Project, entity: ir.Entity
-) -> tuple[Table, list[EnumType], list[Index]]:
+def _entity_unit(project: ir.Project, entity: ir.Entity) -> Unit:
     """An entity's table, with the enum types and indexes it brings."""
     lowering = _Lowering(project)
     table = lowering.entity_table(entity)
-    return table, lowering.enums, lowering.indexes
+    return Unit(tuple(lowering.enums), (table,), tuple(lowering.indexes))
+
+
+@incremental("db.join_table")
+def _join_unit(project: ir.Project, join: ir.JoinTable) -> Unit:
+    lowering = _Lowering(project)
+    table = lowering.join_table(join)
+    return Unit(tuple(lowering.enums), (table,), tuple(lowering.indexes))
+
+
+def _system_unit(user: Table, tenant: Table) -> Unit:
+    tables, indexes = system_tables(user, tenant)
+    return Unit((), tuple(tables), tuple(indexes))
 
 
 def enum_type_name(table: str, column: str) -> str:

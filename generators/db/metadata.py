@@ -19,12 +19,16 @@ keyword or with `metadata`, `sa` and `postgresql`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from functools import partial
+from itertools import chain
 
 from generators.base import Region
 from generators.db import ddl
+from generators.db.lower import Unit
 from generators.db.pysource import Group, keyword, place, python_string
 from generators.db.schema import Column, EnumType, Index, IndexElement, Schema, Table
+from generators.trace import Piece
 from hookfs.graph import same_objects
 
 #: Postgres spellings (as `Column.type` holds them) -> SQLAlchemy types.
@@ -95,14 +99,14 @@ def column_type(spelling: str, enums: dict[str, str]) -> str:
     raise ValueError(f"no SQLAlchemy type for the column type {spelling!r}")
 
 
-def _cycles(schema: Schema) -> dict[str, int]:
+def _cycles(tables: Iterable[Table]) -> dict[str, int]:
     """Number the tables so that two share a number when foreign keys lead from each to the
     other (the strongly connected components, Tarjan's algorithm, without recursion).
 
     SQLAlchemy cannot sort such tables for CREATE and DROP; a key between them is
     marked `use_alter`, as SQLAlchemy asks, so that it is added once both tables exist.
     """
-    edges = {t.uid: sorted({k.target_table for k in t.foreign_keys}) for t in schema.tables}
+    edges = {t.uid: sorted({k.target_table for k in t.foreign_keys}) for t in tables}
     order: dict[str, int] = {}
     low: dict[str, int] = {}
     component: dict[str, int] = {}
@@ -180,12 +184,14 @@ def sql_clause(sql: str) -> str:
 
 
 class _Statements:
-    """The statements of `db/tables.py` as `Group`s, each argument of a table with its origin."""
+    """The statements of `db/tables.py` as `Group`s, each argument of a table with its origin.
 
-    def __init__(self, schema: Schema) -> None:
-        self.schema = schema
-        self.enums = {e.name: enum_var(e) for e in schema.enums}
-        self.cycles = _cycles(schema)
+    `enums`: the enum types the tables' columns may have (a table's own: lower.py gives
+    each enum column a type of its own, named after its table and column).
+    """
+
+    def __init__(self, enums: Iterable[EnumType]) -> None:
+        self.enums = {e.name: enum_var(e) for e in enums}
         #: Postgres spelling -> SQLAlchemy type: a model repeats a few spellings many times.
         self.types: dict[str, str] = {}
 
@@ -200,9 +206,12 @@ class _Statements:
             ],
         )
 
-    def table(self, table: Table, indexes: list[Index]) -> tuple[Group, list[str | None]]:
+    def table(
+        self, table: Table, indexes: Sequence[Index], targets: Sequence[Target]
+    ) -> tuple[Group, list[str | None]]:
         """`<table>_table = sa.Table(...)`, and the model element of each of its arguments
-        in order (None: the table's own)."""
+        in order (None: the table's own). `targets`: the table each foreign key references,
+        and whether the two are in a cycle of tables (`_cycles`)."""
         py = python_string
         names = table.column_names
         items: list[Group | str] = [py(table.name), "metadata"]
@@ -214,8 +223,7 @@ class _Statements:
         key_name = f"name={py(table.primary_key.name)}"
         items.append(Group("sa.PrimaryKeyConstraint(", [*key_columns, key_name]))
         origins.append(None)
-        for key in table.foreign_keys:
-            target = self.schema.table(key.target_table)
+        for key, (target, in_cycle) in zip(table.foreign_keys, targets, strict=True):
             target_names = target.column_names
             arguments: list[Group | str] = [
                 Group("[", [py(names[uid]) for uid in key.columns], "]"),
@@ -227,7 +235,7 @@ class _Statements:
                 f"name={py(key.name)}",
                 f"ondelete={py(key.on_delete)}",
             ]
-            if target.uid != table.uid and self.cycles[target.uid] == self.cycles[table.uid]:
+            if target.uid != table.uid and in_cycle:
                 # Part of a cycle of tables: added by ALTER TABLE once both exist.
                 arguments.append("use_alter=True")
             items.append(Group("sa.ForeignKeyConstraint(", arguments))
@@ -288,6 +296,9 @@ def _index_element(table: Table, element: IndexElement) -> Group | str:
 
 # Rendering ----------------------------------------------------------------------------------
 
+#: A table a foreign key references, and whether the two are in a cycle of tables.
+Target = tuple[Table, bool]
+
 
 def render_tables(schema: Schema, header: str) -> tuple[str, tuple[Region, ...]]:
     """The text of `db/tables.py`, and the lines of each statement and argument with the
@@ -296,46 +307,82 @@ def render_tables(schema: Schema, header: str) -> tuple[str, tuple[Region, ...]]
     Each statement is built as `Group`s and placed straight into its final lines
     (generators/db/pysource.py): no template text to parse and lay out again.
     """
-    statements = _Statements(schema)
-    _check_unique([*statements.enums.values(), *(table_var(t) for t in schema.tables)])
-    indexes: dict[str, list[Index]] = {t.uid: [] for t in schema.tables}
-    for index in schema.indexes:
-        indexes[index.table].append(index)
-    out = [header, *_PREAMBLE]
+    units = [Unit(schema.enums, schema.tables, schema.indexes)]
+    pieces = tables_pieces(units, tables_head(header))
+    line, regions = 0, []
+    for piece in pieces:
+        regions += [Region(r.start + line, r.end + line, r.origin) for r in piece.regions]
+        line += piece.lines
+    return "".join(p.content.decode() for p in pieces), tuple(regions)
+
+
+def tables_head(header: str) -> Piece:
+    """The module up to its first statement: `header`, its docstring, imports and metadata."""
+    return Piece("\n".join([header, *_PREAMBLE]).encode())
+
+
+def tables_pieces(units: Sequence[Unit], head: Piece) -> list[Piece]:
+    """`db/tables.py` in pieces: `head`, each unit's enum types, each table, an end.
+
+    A piece is kept with what it is made of (the same unit, table, referenced tables:
+    the build graph keeps them between saves under `gen dev`), so only what changed is
+    laid out again.
+    """
+    tables = {t.uid: t for unit in units for t in unit.tables}
+    own = [same_objects("db.tables.unit", (u,), partial(_unit_enums, u)) for u in units]
+    _check_unique([name for names, _ in own for name in names])
+    cycles = _cycles(tables.values())
+    pieces = [head, *[enums for _, enums in own if enums is not None]]
+    for unit in units:
+        for table in unit.tables:
+            referenced = [tables[key.target_table] for key in table.foreign_keys]
+            targets = [(t, cycles[t.uid] == cycles[table.uid]) for t in referenced]
+            pieces.append(
+                same_objects(
+                    "db.tables.table",
+                    (unit, table, *chain.from_iterable(targets)),
+                    partial(_table_piece, unit, table, targets),
+                )
+            )
+    return [*pieces, _END]
+
+
+_END = Piece(b"\n")
+
+
+def _unit_enums(unit: Unit) -> tuple[tuple[str, ...], Piece | None]:
+    """The names the unit's enum types and tables take in the module, and its enum types'
+    statements."""
+    names = (*(enum_var(e) for e in unit.enums), *(table_var(t) for t in unit.tables))
+    if not unit.enums:
+        return names, None
+    statements = _Statements(unit.enums)
+    return names, _piece([(statements.enum(enum), None, enum.origin) for enum in unit.enums])
+
+
+def _table_piece(unit: Unit, table: Table, targets: Sequence[Target]) -> Piece:
+    indexes = [index for index in unit.indexes if index.table == table.uid]
+    group, origins = _Statements(unit.enums).table(table, indexes, targets)
+    return _piece([(group, origins, table.origin)])
+
+
+def _piece(statements: Sequence[tuple[Group, Sequence[str | None] | None, str]]) -> Piece:
+    """Statements, each after a blank line, with the lines of each (`origin`) and, when
+    `origins` are given, of each of its arguments (None: the statement's own)."""
+    out: list[str] = []
     regions: list[Region] = []
-    for enum in schema.enums:
+    for group, origins, origin in statements:
         out.append("")
-        placed = place(statements.enum(enum), out)
-        regions.append(Region(placed.start, placed.end, enum.origin))
-    for table in schema.tables:
-        # The same table, indexes and referenced tables (kept by the build graph between
-        # saves under `gen dev`) lay out the same: only changed tables are laid out again.
-        targets = [schema.table(key.target_table) for key in table.foreign_keys]
-        in_cycle = [statements.cycles[t.uid] == statements.cycles[table.uid] for t in targets]
-        lines, its = same_objects(
-            "db.tables.table",
-            (table, *indexes[table.uid], *targets, *in_cycle),
-            partial(_table_statement, statements, table, indexes[table.uid]),
-        )
-        regions += [Region(len(out) + r.start, len(out) + r.end, r.origin) for r in its]
-        out += lines
-    out.append("")
-    return "\n".join(out), tuple(regions)
-
-
-def _table_statement(
-    statements: _Statements, table: Table, indexes: list[Index]
-) -> tuple[list[str], list[Region]]:
-    """The lines of the table's statement, a blank one first, and their regions from there."""
-    group, origins = statements.table(table, indexes)
-    out = [""]
-    placed = place(group, out)
-    if len(placed.items) != len(origins):
-        raise AssertionError(f"{table.name}: the table statement fits on one line")
-    regions = [Region(placed.start, placed.end, table.origin)]
-    regions += [
-        Region(start, end, origin)
-        for (start, end), origin in zip(placed.items, origins, strict=True)
-        if origin is not None
-    ]
-    return out, regions
+        placed = place(group, out)
+        # The piece starts with the newline ending the line before: `out` starts on line 2.
+        regions.append(Region(placed.start + 1, placed.end + 1, origin))
+        if origins is None:
+            continue
+        if len(placed.items) != len(origins):
+            raise AssertionError(f"{placed.target}: the table statement fits on one line")
+        regions += [
+            Region(start + 1, end + 1, item)
+            for (start, end), item in zip(placed.items, origins, strict=True)
+            if item is not None
+        ]
+    return Piece(("\n" + "\n".join(out)).encode(), tuple(regions))

@@ -1,6 +1,6 @@
 """The runtime's own tables, in the schema of every project: `reframe_*`.
 
-`lower_schema` appends them after the model's tables, so `schema.postgres.sql`,
+`lower_units` appends them after the model's tables, so `schema.postgres.sql`,
 `db/tables.py` and `gen migrate` hold them like any other table. Each has a
 stable uid ("reframe.session") and columns "reframe.session.user_id", so the
 migration differ matches them across versions; they reference the built-in
@@ -19,8 +19,6 @@ migration differ matches them across versions; they reference the built-in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from generators.db.schema import (
     Column,
     ForeignKey,
@@ -35,10 +33,9 @@ PREFIX = "reframe_"
 NOW = "now()"
 
 
-def system_schema(model_tables: Sequence[Table]) -> tuple[list[Table], list[Index]]:
-    """The system tables and their indexes, given the lowered tables of the model."""
-    by_origin = {t.origin: t for t in model_tables}
-    return _Builder(by_origin["User"], by_origin["Tenant"]).build()
+def system_tables(user: Table, tenant: Table) -> tuple[list[Table], list[Index]]:
+    """The system tables and their indexes, given the model's `User` and `Tenant` tables."""
+    return _Builder(user, tenant).build()
 
 
 class _Builder:

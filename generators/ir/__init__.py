@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from functools import partial
 
 from compiler import ir
-from generators.base import PROJECT_ORIGIN, Artifact, Region
-from hookfs.graph import same_objects
+from generators.base import PROJECT_ORIGIN, Region
+from generators.trace import Piece, PiecedArtifact, pieced
+from hookfs.graph import incremental, same_objects
 
 # pydantic's indent=2 layout puts each entity object at 4 spaces inside
 # "entities", and each field object at 8 spaces inside that entity's "fields",
@@ -40,52 +41,71 @@ class _LineCursor:
 class IrGenerator:
     name = "ir"
 
-    def generate(self, project: ir.Project) -> list[Artifact]:
-        text, regions = ir_json(project)
+    def generate(self, project: ir.Project) -> list[PiecedArtifact]:
         return [
-            Artifact(
-                path="ir.json",
-                content=text.encode(),
+            pieced(
+                "ir.json",
+                ir_pieces(project),
                 origins=(PROJECT_ORIGIN,),
                 rule="ir.json",
                 reason=f"the compiled model (IR schema version {project.schema_version}) of "
                 f"{len(project.entities)} entities, for tools and diffs",
-                regions=regions,
             )
         ]
 
 
 def ir_json(project: ir.Project) -> tuple[str, tuple[Region, ...]]:
     """`project.model_dump_json(indent=2, exclude_none=True)` and a newline, with the lines of
-    each entity and field: the entities are dumped one by one and spliced in, so that
-    `gen dev` dumps only those its incremental compile made anew (`same_objects`).
+    each entity and field.
 
     pydantic's Rust serializer: about 20x faster than json.dumps(indent=2). Nulls are left
     out (a quarter of the bytes); loading fills them back in.
     """
-    empty = project.model_copy(update={"entities": ()})
-    head, found, tail = empty.model_dump_json(indent=2, exclude_none=True).partition(
-        '\n  "entities": [],'
-    )
+    (artifact,) = IrGenerator().generate(project)
+    return artifact.content.decode(), artifact.regions
+
+
+def ir_pieces(project: ir.Project) -> list[Piece]:
+    """ir.json in pieces: the project around its entities, and one piece per entity.
+
+    The entities are dumped one by one and spliced in, so that `gen dev` dumps only those
+    its incremental compile made anew (`same_objects`); the rest are the same pieces.
+    """
+    head, tail, alone = _frame(project)
+    if not project.entities:
+        return [alone]
+    pieces = [head]
+    for at, entity in enumerate(project.entities):
+        rule, separator = ("ir.first_entity", b"\n") if at == 0 else ("ir.entity", b",\n")
+        piece = partial(_entity_piece, separator, entity)
+        pieces.append(same_objects(rule, (entity,), piece))
+    return [*pieces, tail]
+
+
+@incremental("ir.frame")
+def _frame(project: ir.Project) -> tuple[Piece, Piece, Piece]:
+    """The project without its entities: the piece up to the entities' `[`, the one from
+    their `]` on, and the whole of it when there are no entities."""
+    # Every attribute but the entities, read one by one: what the node is remembered by.
+    others = [name for name in ir.Project.model_fields if name != "entities"]
+    empty = ir.Project(entities=(), **{name: getattr(project, name) for name in others})
+    dumped = empty.model_dump_json(indent=2, exclude_none=True).encode()
+    head, found, tail = dumped.partition(b'\n  "entities": [],')
     assert found, "ir.json layout changed: no entities list"
-    parts = [same_objects("ir.entity", (e,), partial(_entity_json, e)) for e in project.entities]
-    line = head.count("\n") + 3  # the first entity's `{`: after the head and `"entities": [`
-    regions: list[Region] = []
-    for text, its in parts:
-        regions += [Region(line + r.start, line + r.end, r.origin) for r in its]
-        line += text.count("\n") + 1
-    body = ",\n".join(text for text, _ in parts)
-    text = f'{head}\n  "entities": [\n{body}\n  ],{tail}\n'
-    return text, tuple(sorted(regions, key=lambda r: (r.start, -r.end)))
+    head, tail = head + b'\n  "entities": [', b"\n  ]," + tail + b"\n"
+    return Piece(head), Piece(tail), Piece(head + b"\n" + tail)
 
 
-def _entity_json(entity: ir.Entity) -> tuple[str, tuple[Region, ...]]:
-    """The entity's object as it sits in ir.json (4 spaces in), and its lines from 0."""
-    dumped = entity.model_dump_json(indent=2, exclude_none=True)
-    text = "    " + dumped.replace("\n", "\n    ")
-    # The cursor counts from 1, on a line before the object: its `{` is line 2, i.e. 0 here.
+def _entity_piece(separator: bytes, entity: ir.Entity) -> Piece:
+    """The entity's object as it sits in ir.json (4 spaces in), after `separator`; with the
+    lines of the entity and of each field (its `{` on line 2: after the separator's newline).
+    """
+    text = "    " + entity.model_dump_json(indent=2, exclude_none=True).replace("\n", "\n    ")
     regions = entity_and_field_regions("\n" + text, [entity], entities_open="")
-    return text, tuple(Region(r.start - 2, r.end - 2, r.origin) for r in regions)
+    return Piece(separator + text.encode(), regions)
+
+
+# Regions -----------------------------------------------------------------------------------
 
 
 def entity_and_field_regions(

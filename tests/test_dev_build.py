@@ -1,0 +1,119 @@
+"""What a save under `gen dev` hands the store: the changed entity's parts, not whole files.
+
+The whole-project files (`ir.json`, `trace.json`, `client/types.ts`, `db/tables.py`...)
+are made of per-entity parts (`Artifact.joined`). A part that did not change is the very
+bytes object of the last build, so the writer hashes only the new ones and the store
+keeps each once (hookfs/store.py): the store grows by the change, not by the model.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bench.synthetic import write_synthetic_project
+from generators.base import Artifact
+from generators.pipeline import Session
+from tests.test_build_graph import edit
+
+WHOLE_PROJECT_FILES = (
+    "ir.json",
+    "trace.json",
+    "client/types.ts",
+    "client/hooks.ts",
+    "client/client.ts",
+    "client/policies.ts",
+    "db/tables.py",
+    "db/schema.postgres.sql",
+    "ui/prefetch.ts",
+)
+
+
+def pieces(artifacts: list[Artifact]) -> dict[str, tuple[bytes, ...]]:
+    return {a.path: a.parts or (a.content,) for a in artifacts}
+
+
+def new_bytes(before: list[Artifact], after: list[Artifact]) -> dict[str, int]:
+    """Bytes of each artifact held in objects the earlier build did not have."""
+    known = {id(part) for parts in pieces(before).values() for part in parts}
+    found = {
+        path: sum(len(part) for part in parts if id(part) not in known)
+        for path, parts in pieces(after).items()
+    }
+    return {path: size for path, size in found.items() if size}
+
+
+def stored_bytes(project: Path) -> int:
+    conn = sqlite3.connect(project / ".gen" / "store.db")
+    try:
+        return int(conn.execute("SELECT SUM(LENGTH(data)) FROM blobs").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
+    project = write_synthetic_project(tmp_path_factory.mktemp("dev-build") / "p", 60, seed=7)
+    session = Session(project)
+    session.generate()
+    return session
+
+
+def test_whole_project_files_are_made_of_parts(session: Session) -> None:
+    built, _ = session.generate()
+    by_path = {a.path: a for a in built.artifacts}
+    for path in WHOLE_PROJECT_FILES:
+        assert len(by_path[path].parts) > 60, f"{path} is not in per-entity parts"
+
+
+def first_entities(project: Path) -> list[str]:
+    """The first entity of each model file: a field added there moves all the others."""
+    return sorted(
+        re.findall(r'entity\(\n    "(\w+)",', path.read_text(encoding="utf-8"))[0]
+        for path in (project / "domain").glob("*.model.py")
+    )
+
+
+@pytest.mark.parametrize("serial", range(2))
+def test_a_save_that_moves_no_line_hands_over_its_parts_only(session: Session, serial: int) -> None:
+    project = session.project_dir
+    before, _ = session.generate()
+    total = sum(len(a.content) for a in before.artifacts)
+    stored_before = stored_bytes(project)
+
+    edit(project, first_entities(project)[serial], "length", 40 + serial)
+    after, report = session.generate()
+
+    fresh = new_bytes(before.artifacts, after.artifacts)
+    # The changed entity's parts and its readers' (trace.json's rows of their files), not
+    # the files again: those were 90 % of the bytes.
+    assert 0 < sum(fresh.values()) < total / 5, fresh
+    assert all(size < 400_000 for size in fresh.values()), fresh
+    assert "db/tables.py" in report.mirror.written  # a changed file is written whole
+    assert 0 < stored_bytes(project) - stored_before < total / 5
+
+
+@pytest.mark.parametrize("serial", range(2, 4))
+def test_a_field_added_hands_over_parts_of_the_files_without_line_numbers(
+    session: Session, serial: int
+) -> None:
+    """`trace.json` and `ir.json` give source lines (and trace.json the lines of every
+    file): lines that moved are new bytes there. The other files get the change only."""
+    project = session.project_dir
+    before, _ = session.generate()
+
+    firsts = first_entities(project)
+    edit(project, firsts[serial % len(firsts)], "add", serial)
+    after, _ = session.generate()
+
+    fresh = new_bytes(before.artifacts, after.artifacts)
+    assert fresh.keys() & {"client/types.ts", "db/tables.py"}
+    lineless = {path: size for path, size in fresh.items() if path not in LINES_GIVEN}
+    assert all(size < 32_000 for size in lineless.values()), lineless
+
+
+#: The files that give source or generated lines.
+LINES_GIVEN = ("trace.json", "ir.json")
