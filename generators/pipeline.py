@@ -22,6 +22,9 @@ from hookfs.writer import WriteReport, Written, write_snapshot
 
 R = TypeVar("R")
 
+#: Builds after which a session collects (`quiet_collector`) even if never quiet.
+MOST_UNCOLLECTED = 20
+
 
 @dataclass(frozen=True)
 class Built:
@@ -116,11 +119,20 @@ class Session:
         self._generators: list[Generator] | None = None
 
     def close(self) -> None:
-        """Close the store this session keeps open."""
-        with self._lock:
+        """Close the store this session keeps open, and give what builds froze back to the
+        collector. A build under way is waited for a second at most: unclosed, the store
+        loses nothing (its WAL is read again by the next connection)."""
+        if not self._lock.acquire(timeout=1):
+            return
+        try:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            if self.uncollected:
+                gc.unfreeze()
+                self.uncollected = 0
+        finally:
+            self._lock.release()
 
     def _open_store(self) -> HookStore:
         """The store, kept open from build to build (opening and closing it each time took
@@ -150,6 +162,8 @@ class Session:
         if not self.quiet_collector or not gc.isenabled():
             yield
             return
+        if self.uncollected >= MOST_UNCOLLECTED:  # never quiet for long: collect now
+            self._collect()
         gc.disable()
         try:
             yield
@@ -162,10 +176,13 @@ class Session:
         """Collect what the builds since the last call froze (see `quiet_collector`): 0.1 s
         at 200 entities, for a quiet moment."""
         with self._lock:
-            if self.uncollected:
-                gc.unfreeze()
-                gc.collect()
-                self.uncollected = 0
+            self._collect()
+
+    def _collect(self) -> None:
+        if self.uncollected:
+            gc.unfreeze()
+            gc.collect()
+            self.uncollected = 0
 
     def _generate(
         self, message: str, while_writing: Callable[[list[Artifact]], None] | None

@@ -149,6 +149,8 @@ class Graph:
             self._identical_now[key] = earlier
             # The nodes `compute` called stay in memory, as if called again.
             self._called.update(earlier[2])
+            for outer in self._called_within:
+                outer |= earlier[2]
             return earlier[1]
         self._called_within.append(set())
         try:

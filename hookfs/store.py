@@ -188,7 +188,7 @@ class KnownHashes:
         else:
             pieces = _stored_parts(path, data, parts)
             hashed = tuple(map(self._pair, pieces))
-            found = (_sha256(data), hashed)
+            found = (_sha256_of(pieces) if pieces else _sha256(data), hashed)
         self._wholes_now[path] = (parts, found)
         return found
 
@@ -199,6 +199,10 @@ class KnownHashes:
             found = _headers_json(path, headers)
         self._headers_now[key] = found
         return found
+
+    def commit_begins(self) -> None:
+        """Forget what a commit that failed had noted."""
+        self._blobs_now, self._wholes_now, self._headers_now = {}, {}, {}
 
     def commit_done(self) -> None:
         """Keep what the last commit used, forget the rest."""
@@ -502,6 +506,7 @@ class HookStore:
         if not isinstance(message, str):
             raise StoreError(f"commit message must be a string, not {type(message).__name__}")
         hashes = hashes or KnownHashes()
+        hashes.commit_begins()
         # Hash before taking the write lock so readers and writers wait less.
         staged = _stage((NewFile(*item) for item in files), hashes)
         tree = _tree_hash(staged)
@@ -736,6 +741,14 @@ def _headers_json(path: str, headers: Mapping[str, str]) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_of(parts: tuple[bytes, ...]) -> str:
+    """The hash of the parts joined, of what the store keeps and gives back."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def _tree_hash(staged: list[_Staged]) -> str:

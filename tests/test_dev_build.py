@@ -8,6 +8,7 @@ keeps each once (hookfs/store.py): the store grows by the change, not by the mod
 
 from __future__ import annotations
 
+import gc
 import re
 import sqlite3
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from bench.synthetic import write_synthetic_project
 from generators.base import Artifact
-from generators.pipeline import Session
+from generators.pipeline import MOST_UNCOLLECTED, Session
 from tests.test_build_graph import edit
 
 WHOLE_PROJECT_FILES = (
@@ -117,3 +118,21 @@ def test_a_field_added_hands_over_parts_of_the_files_without_line_numbers(
 
 #: The files that give source or generated lines.
 LINES_GIVEN = ("trace.json", "ir.json")
+
+
+def test_gen_devs_builds_are_frozen_out_of_the_collectors_way_until_collected(
+    tmp_path: Path,
+) -> None:
+    session = Session(write_synthetic_project(tmp_path / "p", 6, seed=3), quiet_collector=True)
+    try:
+        session.generate()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        session.collect_garbage()
+        assert gc.get_freeze_count() == 0 and session.uncollected == 0
+
+        for _ in range(MOST_UNCOLLECTED + 1):  # never quiet: the session collects anyway
+            session.generate()
+        assert session.uncollected == 1
+    finally:
+        session.close()
+    assert gc.get_freeze_count() == 0  # closed: what it froze is the collector's again

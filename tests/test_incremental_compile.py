@@ -4,6 +4,7 @@ is what a compile from nothing gives, model, errors and all, and it redoes littl
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from bench.synthetic import write_synthetic_project
 from compiler.compile import Compiled, compile_project
 from compiler.diagnostics import CompileError
+from compiler.dsl.same import same_declaration
+from compiler.expr import F
 from compiler.incremental import Recompiler
 from tests.test_build_graph import edit
 
@@ -211,3 +214,11 @@ def test_a_file_run_again_keeps_what_it_declares_the_same(example_copy: Path) ->
     assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
     total_field = compiled.project.field("Invoice.total")
     assert total_field is not None and '"paid"' in total_field.model_dump_json()
+
+
+def test_declarations_the_same_in_python_but_not_in_json_are_not_the_same() -> None:
+    assert same_declaration({"a": 1}, {"a": 1})
+    assert not same_declaration({1: "a"}, {True: "a"})  # "1" and "true" in JSON
+    assert not same_declaration((Decimal("0"),), (Decimal("0.0"),))
+    assert not same_declaration(F("a") + 1, F("a") + 2)
+    assert same_declaration(F("a") + 1, F("a") + 1)

@@ -27,7 +27,8 @@ def same_declaration(a: object, b: object) -> bool:
         return len(a) == len(b) and all(map(same_declaration, a, b))
     if isinstance(a, Mapping):
         assert isinstance(b, Mapping)
-        return list(a) == list(b) and all(same_declaration(a[k], b[k]) for k in a)
+        keys = list(a)  # compared as values: {1: x} is not {True: x}
+        return same_declaration(keys, list(b)) and all(same_declaration(a[k], b[k]) for k in keys)
     if is_dataclass(a) and not getattr(type(a), "__dataclass_params__").eq:  # noqa: B009
         return all(same_declaration(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
     try:
