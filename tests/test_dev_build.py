@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bench.synthetic import write_synthetic_project
 from generators.base import Artifact
 from generators.pipeline import MOST_UNCOLLECTED, Session
 from tests.test_build_graph import edit
+from tests.test_hookfs import stored_bytes
 
 WHOLE_PROJECT_FILES = (
     "ir.json",
@@ -45,14 +45,6 @@ def new_bytes(before: list[Artifact], after: list[Artifact]) -> dict[str, int]:
         for path, parts in pieces(after).items()
     }
     return {path: size for path, size in found.items() if size}
-
-
-def stored_bytes(project: Path) -> int:
-    conn = sqlite3.connect(project / ".gen" / "store.db")
-    try:
-        return int(conn.execute("SELECT SUM(LENGTH(data)) FROM blobs").fetchone()[0])
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -274,7 +274,7 @@ def _whole(*parts: bytes) -> tuple[str, bytes, Mapping[str, str], tuple[bytes, .
     return ("ir.json", b"".join(parts), {"x-rule": "ir"}, parts)
 
 
-def _stored_bytes(project: Path) -> int:
+def stored_bytes(project: Path) -> int:
     conn = sqlite3.connect(project / ".gen" / "store.db")
     try:
         return int(conn.execute("SELECT SUM(LENGTH(data)) FROM blobs").fetchone()[0])
@@ -302,12 +302,12 @@ def test_a_changed_part_stores_that_part_not_the_file_again(
 ) -> None:
     entities = [b'{"name":"Entity%04d","fields":"%s"},' % (n, b"x" * 2000) for n in range(50)]
     store.commit([_whole(b"[", *entities, b"]")], "one")
-    before = _stored_bytes(tmp_path)
+    before = stored_bytes(tmp_path)
 
     entities[7] = b'{"name":"Entity0007","fields":"changed"},'
     two = store.commit([_whole(b"[", *entities, b"]")], "two").snapshot
 
-    grown = _stored_bytes(tmp_path) - before
+    grown = stored_bytes(tmp_path) - before
     assert 0 < grown < 2 * 2000  # the new part and the list of parts, not 100 KB again
     assert store.read(two.id, "ir.json") == b"[" + b"".join(entities) + b"]"
     assert store.read(two.id - 1, "ir.json") != store.read(two.id, "ir.json")
