@@ -141,7 +141,7 @@ class Session:
             self._store.close()
             self._store = None
         if self._store is None:
-            self._store = HookStore.open(self.project_dir, any_thread=True)
+            self._store = HookStore.open(self.project_dir, any_thread=True).for_development()
         return self._store
 
     def generate(
@@ -174,9 +174,12 @@ class Session:
 
     def collect_garbage(self) -> None:
         """Collect what the builds since the last call froze (see `quiet_collector`): 0.1 s
-        at 200 entities, for a quiet moment."""
+        at 200 entities, for a quiet moment; and checkpoint the store's WAL, which the
+        builds leave to such a moment (`HookStore.for_development`)."""
         with self._lock:
             self._collect()
+            if self._store is not None:
+                self._store.checkpoint()
 
     def _collect(self) -> None:
         if self.uncollected:

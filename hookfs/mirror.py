@@ -55,6 +55,10 @@ class Seen:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[str, int, int, int]] = {}
+        #: The blob this process last wrote or found at each path, even one too recently
+        #: changed to be noted in `files`: a path that held another blob is written again
+        #: without being read (under `gen dev`, the files a save wrote change on the next).
+        self.blobs: dict[str, str] = {}
 
 
 def mirror(
@@ -74,7 +78,7 @@ def mirror(
     seen = seen or Seen()
 
     # Remove first: a stale folder may need to make way for a new file of that name.
-    removed, kept = _remove_stale(stale, target, seen)
+    removed, kept = _remove_stale(store, stale, target, seen)
     written, unchanged = _write_current(store, entries, target, seen)
     store.set_ref(MIRRORED, snapshot_id)
     return MirrorReport(
@@ -95,7 +99,7 @@ def _write_current(
     root = os.fspath(target)
     for entry in entries:
         dest = os.path.join(root, entry.path)
-        if _matches(dest, entry, seen):
+        if seen.blobs.get(dest, entry.blob) == entry.blob and _matches(dest, entry, seen, store):
             unchanged.append(entry.path)
             continue
         folder = os.path.dirname(dest)
@@ -108,7 +112,9 @@ def _write_current(
     return written, unchanged
 
 
-def _remove_stale(stale: list[_Listed], target: Path, seen: Seen) -> tuple[list[str], list[str]]:
+def _remove_stale(
+    store: HookStore, stale: list[_Listed], target: Path, seen: Seen
+) -> tuple[list[str], list[str]]:
     """Delete stale files still as mirrored; keep ones the user edited. Return (removed, kept)."""
     removed: list[str] = []
     kept: list[str] = []
@@ -116,17 +122,18 @@ def _remove_stale(stale: list[_Listed], target: Path, seen: Seen) -> tuple[list[
         dest = target / entry.path
         if _regular_file_stat(dest) is None:
             continue  # already gone (or replaced by something of the user's): nothing to do
-        if not _matches(dest, entry, seen):
+        if not _matches(dest, entry, seen, store):
             kept.append(entry.path)
             continue
         dest.unlink()
         seen.files.pop(os.fspath(dest), None)
+        seen.blobs.pop(os.fspath(dest), None)
         removed.append(entry.path)
         _prune_empty_parents(dest.parent, target)
     return removed, kept
 
 
-def _matches(dest: str | Path, entry: _Listed, seen: Seen) -> bool:
+def _matches(dest: str | Path, entry: _Listed, seen: Seen, store: HookStore) -> bool:
     """Tell whether `dest` is a regular file holding exactly the entry's bytes."""
     stat = _regular_file_stat(dest)
     # Size first: most changed files differ in size, and stat is cheaper than reading.
@@ -135,7 +142,9 @@ def _matches(dest: str | Path, entry: _Listed, seen: Seen) -> bool:
     if seen.files.get(os.fspath(dest)) == (entry.blob, *_signature(stat)):
         return True  # as this process left it
     with open(dest, "rb") as handle:
-        same = hashlib.sha256(handle.read()).hexdigest() == entry.blob
+        data = handle.read()
+    # A file stored in parts is keyed by its parts' hashes, not its bytes': compared whole.
+    same = hashlib.sha256(data).hexdigest() == entry.blob or data == store.read_blob(entry.blob)
     if same:
         _note(seen, dest, entry, stat)
     return same
@@ -146,6 +155,7 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int]:
 
 
 def _note(seen: Seen, dest: str | Path, entry: _Listed, stat: os.stat_result) -> None:
+    seen.blobs[os.fspath(dest)] = entry.blob
     # A file changed within the clock's granularity of now could change again unseen
     # with the same stat (git's "racy" entries): it is read next time instead. Sub-
     # millisecond digits in its time mean a filesystem with fine timestamps.

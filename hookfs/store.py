@@ -2,13 +2,18 @@
 
 A project's store lives at `<project>/.gen/store.db`. Blobs are keyed by the
 sha256 of their bytes, so identical content is stored once however many
-snapshots or paths use it. A snapshot is an immutable listing of
+snapshots or paths use it (a file in parts, below, by the hash of its parts'
+hashes). A snapshot is an immutable listing of
 (path, blob, headers); refs (`head`, `mirrored`, ...) name snapshots.
 
 A file the generators hand over in parts (`Artifact.joined`: `ir.json`,
 `trace.json`, one part per entity) is stored as a whole blob whose data is the
 list of its parts' hashes, each part a blob of its own: a save under `gen dev`
 that changed one entity stores that entity's parts, not a 4 MB file again.
+
+Likewise a snapshot that changed a few files over an earlier one, its `base`,
+lists those only (and the paths it `dropped`): a save lists 10 files of 860,
+not all of them. A base lists every file, so any listing is at most two reads.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import NamedTuple
 
 #: Schema version kept in `PRAGMA user_version`. 2: blobs have a `kind` (whole, part).
-SCHEMA_VERSION = 2
+#: 3: a snapshot may list only what changed over a `base` snapshot.
+SCHEMA_VERSION = 3
 
 #: Folder, relative to the project, holding the store.
 STORE_DIR = ".gen"
@@ -46,7 +53,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     parent INTEGER REFERENCES snapshots(id),
     created_at TEXT NOT NULL,
     message TEXT NOT NULL,
-    tree TEXT NOT NULL
+    tree TEXT NOT NULL,
+    base INTEGER REFERENCES snapshots(id)
 );
 CREATE TABLE IF NOT EXISTS files (
     snapshot INTEGER NOT NULL REFERENCES snapshots(id),
@@ -58,6 +66,11 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS refs (
     name TEXT PRIMARY KEY,
     snapshot INTEGER NOT NULL REFERENCES snapshots(id)
+);
+CREATE TABLE IF NOT EXISTS dropped (
+    snapshot INTEGER NOT NULL REFERENCES snapshots(id),
+    path TEXT NOT NULL,
+    PRIMARY KEY (snapshot, path)
 );
 """
 
@@ -79,14 +92,27 @@ CREATE TABLE IF NOT EXISTS memo_recent (
 """
 
 
-#: Version 1 to 2: existing blobs are plain.
+#: Version 1 to 2: existing blobs are plain. 2 to 3: existing snapshots list every file
+#: (the `dropped` table is made by `_SCHEMA`).
 _UPGRADE_TO_2 = "ALTER TABLE blobs ADD COLUMN kind INTEGER NOT NULL DEFAULT 0"
+_UPGRADE_TO_3 = "ALTER TABLE snapshots ADD COLUMN base INTEGER REFERENCES snapshots(id)"
 
 #: A blob's `kind`: its data is its content; the same, and a part of some whole (never
 #: deleted with a memo entry it may also be); a whole, whose data is its parts' hashes.
 PLAIN, PART, WHOLE = 0, 1, 2
 #: The bytes of one part's hash in a whole's data (sha256, binary).
 _DIGEST = 32
+#: What a whole's hash is taken of before its data (`_whole_hash`).
+_WHOLE_TAG = b"reframe whole v1\0"
+
+#: WAL pages (4 KB) a `for_development` connection lets pile up before it checkpoints.
+_DEV_WAL_PAGES = 16_384
+
+#: A snapshot lists only what changed over its base while that is at most this share of
+#: its files (else it lists them all and is the next snapshots' base).
+_MOST_CHANGED_SHARE = 0.25
+#: Snapshots whose listing a connection keeps in memory (`_rows_of`).
+_ROWS_KEPT = 4
 
 #: How many entries a memo slot keeps (`memo_put`).
 _KEPT_PER_SLOT = 2
@@ -147,13 +173,25 @@ class _Staged:
     #: (hash, bytes) of each part, for a file stored in parts; else empty.
     parts: tuple[tuple[str, bytes], ...] = ()
 
+    @property
+    def row(self) -> _Row:
+        """As a snapshot lists it (`HookStore._rows_of`)."""
+        return (self.blob, len(self.data), self.headers)
+
+    @cached_property
+    def tree_line(self) -> bytes:
+        """Its line in the tree's hash (`_tree_hash`): a JSON array; headers are already
+        canonical JSON, so spliced in."""
+        path = json.dumps(self.path, ensure_ascii=False)
+        return f'[{path},"{self.blob}",{self.headers}]\n'.encode()
+
 
 class KnownHashes:
     """What one process's commits hashed, by the identity of the bytes objects.
 
     `gen dev` builds again and again, and what did not change is the very same object
-    each time (the build graph's results): it is not hashed again. Holds what the last
-    commit used only.
+    each time (the build graph's results): it is not checked nor hashed again. Holds
+    what the last commit used only.
     """
 
     def __init__(self) -> None:
@@ -162,11 +200,34 @@ class KnownHashes:
         #: A file in parts: its parts last time, and what `of_whole` made of them.
         self._wholes: dict[str, tuple[tuple[bytes, ...], _Whole]] = {}
         self._wholes_now: dict[str, tuple[tuple[bytes, ...], _Whole]] = {}
-        self._headers: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        self._headers_now: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        #: Each file as handed over, and as staged from it.
+        self._files: dict[str, tuple[NewFile, _Staged]] = {}
+        self._files_now: dict[str, tuple[NewFile, _Staged]] = {}
 
     def of(self, data: bytes) -> str:
         return self._pair(data)[0]
+
+    def staged(self, new: NewFile) -> _Staged:
+        """`new` checked and hashed: as last time when it is last time's objects."""
+        known = self._files.get(new.path)
+        if known is not None and _same_file(known[0], new):
+            staged = known[1]
+            self._keep(known[0], staged)
+        else:
+            staged = _staged_file(new, self)
+        self._files_now[new.path] = (new, staged)
+        return staged
+
+    def had_paths(self, paths: Iterable[str]) -> bool:
+        """Whether the last commit had every one of `paths` (they were checked then)."""
+        return all(path in self._files for path in paths)
+
+    def _keep(self, new: NewFile, staged: _Staged) -> None:
+        """Keep the hashes a file staged as last time was made of for the next commit."""
+        if new.path in self._wholes:
+            self._wholes_now[new.path] = self._wholes[new.path]
+        for digest, part in staged.parts or ((staged.blob, new.data),):
+            self._blobs_now[id(part)] = (digest, part)
 
     def _pair(self, data: bytes) -> tuple[str, bytes]:
         """(hash, data), the same tuple as last time for the same object."""
@@ -188,28 +249,27 @@ class KnownHashes:
         else:
             pieces = _stored_parts(path, data, parts)
             hashed = tuple(map(self._pair, pieces))
-            found = (_sha256_of(pieces) if pieces else _sha256(data), hashed)
+            found = (_whole_hash(hashed) if pieces else _sha256(data), hashed)
         self._wholes_now[path] = (parts, found)
-        return found
-
-    def headers_json(self, path: str, headers: Mapping[str, str]) -> str:
-        key = (path, tuple(headers.items()))
-        found = self._headers.get(key)
-        if found is None:
-            found = _headers_json(path, headers)
-        self._headers_now[key] = found
         return found
 
     def commit_begins(self) -> None:
         """Forget what a commit that failed had noted."""
-        self._blobs_now, self._wholes_now, self._headers_now = {}, {}, {}
+        self._blobs_now, self._wholes_now, self._files_now = {}, {}, {}
 
     def commit_done(self) -> None:
         """Keep what the last commit used, forget the rest."""
         self._blobs, self._blobs_now = self._blobs_now, {}
         self._wholes, self._wholes_now = self._wholes_now, {}
-        self._headers, self._headers_now = self._headers_now, {}
+        self._files, self._files_now = self._files_now, {}
 
+
+def _same_file(a: NewFile, b: NewFile) -> bool:
+    return a.data is b.data and _same_objects(a.parts, b.parts) and a.headers == b.headers
+
+
+#: A file as a snapshot lists it: its blob, size and headers (canonical JSON).
+_Row = tuple[str, int, str]
 
 #: A file in parts as stored: its hash, and the (hash, bytes) of each part (none: plain).
 _Whole = tuple[str, tuple[tuple[str, bytes], ...]]
@@ -232,9 +292,10 @@ class HookStore:
         #: Parts this connection stored, and those of the commit under way (`_insert_whole`).
         self._parts_stored: set[str] = set()
         self._parts_unconfirmed: set[str] = set()
-        #: The `listing` of this connection's last two commits, by snapshot id: the mirror
-        #: asks for the one it mirrors and the one it mirrored before.
-        self._listings: dict[int, list[tuple[str, str, int]]] = {}
+        #: The files of the snapshots this connection read or committed last, by id: path
+        #: -> (blob, size, headers JSON) (`_rows_of`). The mirror asks for the one it
+        #: mirrors and the one it mirrored before; a commit for head's base.
+        self._rows: dict[int, dict[str, _Row]] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -267,6 +328,22 @@ class HookStore:
         """
         self._conn.execute("PRAGMA synchronous=NORMAL")
         return self
+
+    def for_development(self) -> HookStore:
+        """Make this connection's commits cheap for `gen dev`, a snapshot per save, and
+        return it: no sync to disk per commit (two a save took 16 ms at 200 entities) and
+        the WAL copied back into the store only when `checkpoint` is called, as `gen dev`
+        does when quiet, or once it holds `_DEV_WAL_PAGES`.
+
+        What a save commits is made from the model files again on the next start: a
+        power cut may lose the last saves' snapshots, never corrupt the store (WAL)."""
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={_DEV_WAL_PAGES}")
+        return self
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the store's file, without waiting for readers."""
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         """Close the connection; closing twice is harmless."""
@@ -333,47 +410,85 @@ class HookStore:
 
     def files(self, snapshot_id: int) -> list[FileEntry]:
         """Return the files of a snapshot, sorted by path."""
-        self.snapshot(snapshot_id)
-        rows = self._conn.execute(
-            "SELECT f.path, f.blob, b.size, f.headers FROM files f"
-            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? ORDER BY f.path",
-            (snapshot_id,),
-        ).fetchall()
-        return [_entry(row) for row in rows]
+        rows = self._rows_of(snapshot_id)
+        return [_entry((path, *rows[path])) for path in sorted(rows)]
 
     def listing(self, snapshot_id: int) -> list[tuple[str, str, int]]:
         """(path, blob, size) of each file of a snapshot, sorted by path: `files` without
         the headers, which the mirror does not need."""
-        if snapshot_id in self._listings:
-            return list(self._listings[snapshot_id])
-        self.snapshot(snapshot_id)
-        return self._conn.execute(
-            "SELECT f.path, f.blob, b.size FROM files f"
-            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? ORDER BY f.path",
-            (snapshot_id,),
-        ).fetchall()
+        rows = self._rows_of(snapshot_id)
+        return [(path, *rows[path][:2]) for path in sorted(rows)]
 
     def file(self, snapshot_id: int, path: str) -> FileEntry | None:
         """Return one file of a snapshot, or None if the snapshot lacks `path`."""
-        self.snapshot(snapshot_id)
-        row = self._conn.execute(
-            "SELECT f.path, f.blob, b.size, f.headers FROM files f"
-            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? AND f.path = ?",
-            (snapshot_id, path),
-        ).fetchone()
-        return _entry(row) if row else None
+        known = self._rows.get(snapshot_id)
+        if known is not None:
+            row = known.get(path)
+            return _entry((path, *row)) if row else None
+        base = self._base_of(snapshot_id)
+        found = self._own_row(snapshot_id, path)
+        if found is None and base is not None and not self._dropped(snapshot_id, path):
+            found = self._own_row(base, path)
+        return _entry((path, *found)) if found else None
 
     def read(self, snapshot_id: int, path: str) -> bytes:
         """Return the bytes of `path` in a snapshot; raise StoreError if absent."""
-        self.snapshot(snapshot_id)
+        entry = self.file(snapshot_id, path)
+        if entry is None:
+            raise StoreError(f"snapshot {snapshot_id} has no file {path!r}")
+        return self.read_blob(entry.blob)
+
+    def _rows_of(self, snapshot_id: int) -> dict[str, _Row]:
+        """path -> (blob, size, headers JSON) of every file of a snapshot: its own rows
+        over its base's, less what it dropped. Raises StoreError if there is none."""
+        known = self._rows.get(snapshot_id)
+        if known is None:
+            base = self._base_of(snapshot_id)
+            known = dict(self._rows_of(base)) if base is not None else {}
+            for (path,) in self._conn.execute(
+                "SELECT path FROM dropped WHERE snapshot = ?", (snapshot_id,)
+            ):
+                known.pop(path, None)
+            known.update(self._own_rows(snapshot_id))
+            self._keep_rows(snapshot_id, known)
+        return known
+
+    def _keep_rows(self, snapshot_id: int, rows: dict[str, _Row]) -> None:
+        self._rows.pop(snapshot_id, None)
+        self._rows[snapshot_id] = rows  # the newest last
+        while len(self._rows) > _ROWS_KEPT:
+            del self._rows[next(iter(self._rows))]
+
+    def _base_of(self, snapshot_id: int) -> int | None:
         row = self._conn.execute(
-            "SELECT b.data, b.kind FROM files f JOIN blobs b ON b.hash = f.blob"
-            " WHERE f.snapshot = ? AND f.path = ?",
-            (snapshot_id, path),
+            "SELECT base FROM snapshots WHERE id = ?", (snapshot_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"snapshot {snapshot_id} has no file {path!r}")
-        return self._content(row[0], row[1])
+            raise StoreError(f"no snapshot {snapshot_id}; {self._known_range()}")
+        return int(row[0]) if row[0] is not None else None
+
+    def _own_rows(self, snapshot_id: int) -> dict[str, _Row]:
+        rows = self._conn.execute(
+            "SELECT f.path, f.blob, b.size, f.headers FROM files f"
+            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ?",
+            (snapshot_id,),
+        )
+        return {path: (blob, size, headers) for path, blob, size, headers in rows}
+
+    def _own_row(self, snapshot_id: int, path: str) -> _Row | None:
+        row = self._conn.execute(
+            "SELECT f.blob, b.size, f.headers FROM files f"
+            " JOIN blobs b ON b.hash = f.blob WHERE f.snapshot = ? AND f.path = ?",
+            (snapshot_id, path),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def _dropped(self, snapshot_id: int, path: str) -> bool:
+        return bool(
+            self._conn.execute(
+                "SELECT 1 FROM dropped WHERE snapshot = ? AND path = ?", (snapshot_id, path)
+            ).fetchone()
+        )
 
     def read_blob(self, blob_hash: str) -> bytes:
         """Return the bytes stored under `blob_hash`; raise StoreError if unknown."""
@@ -531,9 +646,7 @@ class HookStore:
         hashes.commit_done()
         # Stored now (or already, under head): content-addressed, so they never change.
         self._committed = {s.blob: s.data for s in staged}
-        listing = [(s.path, s.blob, len(s.data)) for s in staged]
-        last = {k: v for k, v in self._listings.items() if k != result.snapshot.id}
-        self._listings = {**dict(list(last.items())[-1:]), result.snapshot.id: listing}
+        self._keep_rows(result.snapshot.id, {s.path: s.row for s in staged})
         return result
 
     def _insert(
@@ -542,12 +655,7 @@ class HookStore:
         """Write blobs, the snapshot row, its files and head; caller owns the transaction."""
         conn = self._conn
         # Head's blobs are stored: a rebuild that changed a few files hands over only those.
-        stored = {
-            row[0]
-            for row in conn.execute(
-                "SELECT blob FROM files WHERE snapshot = ?", (head.id if head else -1,)
-            )
-        }
+        stored = {row[0] for row in self._rows_of(head.id).values()} if head else set()
         new = [s for s in staged if s.blob not in stored]
         conn.executemany(
             "INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)",
@@ -556,16 +664,22 @@ class HookStore:
         for whole in (s for s in new if s.parts):
             self._insert_whole(whole)
         parent = head.id if head else None
+        base, listed, dropped = self._changes(staged, head)
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         cursor = conn.execute(
-            "INSERT INTO snapshots (parent, created_at, message, tree) VALUES (?, ?, ?, ?)",
-            (parent, created_at, message, tree),
+            "INSERT INTO snapshots (parent, created_at, message, tree, base)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (parent, created_at, message, tree, base),
         )
         snapshot_id = cursor.lastrowid
         assert snapshot_id is not None  # always set after an INSERT
         conn.executemany(
             "INSERT INTO files (snapshot, path, blob, headers) VALUES (?, ?, ?, ?)",
-            ((snapshot_id, s.path, s.blob, s.headers) for s in staged),
+            ((snapshot_id, s.path, s.blob, s.headers) for s in listed),
+        )
+        conn.executemany(
+            "INSERT INTO dropped (snapshot, path) VALUES (?, ?)",
+            ((snapshot_id, path) for path in dropped),
         )
         conn.execute(
             "INSERT INTO refs (name, snapshot) VALUES (?, ?)"
@@ -573,6 +687,22 @@ class HookStore:
             (HEAD, snapshot_id),
         )
         return Snapshot(snapshot_id, parent, created_at, message, tree)
+
+    def _changes(
+        self, staged: list[_Staged], head: Snapshot | None
+    ) -> tuple[int | None, list[_Staged], list[str]]:
+        """(base, files to list, paths dropped) of a new snapshot of `staged`: over head's
+        base (or head, if it has none) when few files changed, else every file and no base."""
+        if head is None:
+            return None, staged, []
+        base = self._base_of(head.id) or head.id
+        rows = self._rows_of(base)
+        listed = [s for s in staged if rows.get(s.path) != s.row]
+        paths = {s.path for s in staged}
+        dropped = [path for path in rows if path not in paths]
+        if len(listed) + len(dropped) > _MOST_CHANGED_SHARE * len(staged):
+            return None, staged, []
+        return base, listed, dropped
 
     def _insert_whole(self, whole: _Staged) -> None:
         """Store a file in parts: each part once (marked a part: a memo entry of the same
@@ -587,10 +717,9 @@ class HookStore:
             " ON CONFLICT (hash) DO UPDATE SET kind = 1 WHERE kind = 0",
             ((digest, len(data), data) for digest, data in new.items()),
         )
-        listing = b"".join(bytes.fromhex(digest) for digest, _ in whole.parts)
         conn.execute(
             "INSERT INTO blobs (hash, size, data, kind) VALUES (?, ?, ?, 2)",
-            (whole.blob, len(whole.data), listing),
+            (whole.blob, len(whole.data), _parts_listing(whole.parts)),
         )
         self._parts_unconfirmed.update(new)
 
@@ -620,6 +749,8 @@ def _prepare(conn: sqlite3.Connection, db_path: Path) -> None:
         found = _check_version(conn, db_path)
         if found == 1:
             conn.execute(_UPGRADE_TO_2)
+        if found in (1, 2):
+            conn.execute(_UPGRADE_TO_3)
         if found < SCHEMA_VERSION:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -679,21 +810,26 @@ def _check_version(conn: sqlite3.Connection, db_path: Path) -> int:
 def _stage(files: Iterable[NewFile], hashes: KnownHashes) -> list[_Staged]:
     """Validate and hash every file; raise StoreError on the first bad one."""
     staged: dict[str, _Staged] = {}
-    for path, data, headers, parts in files:
-        _check_path(path)
-        if path in staged:
-            raise StoreError(f"path {path!r} appears twice in one commit")
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise StoreError(f"{path}: content must be bytes, not {type(data).__name__}")
-        raw = bytes(data)
-        headers_json = hashes.headers_json(path, headers)
-        if len(parts) > 1:
-            blob, hashed = hashes.of_whole(path, raw, parts)
-            staged[path] = _Staged(path, blob, raw, headers_json, hashed)
-        else:
-            staged[path] = _Staged(path, hashes.of(raw), raw, headers_json)
-    _check_no_file_folder_clash(staged)
+    for new in files:
+        if new.path in staged:
+            raise StoreError(f"path {new.path!r} appears twice in one commit")
+        staged[new.path] = hashes.staged(new)
+    if not hashes.had_paths(staged):  # else the last commit checked them all
+        _check_no_file_folder_clash(staged)
     return [staged[path] for path in sorted(staged)]
+
+
+def _staged_file(new: NewFile, hashes: KnownHashes) -> _Staged:
+    path, data, headers, parts = new
+    _check_path(path)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise StoreError(f"{path}: content must be bytes, not {type(data).__name__}")
+    raw = bytes(data)
+    headers_json = _headers_json(path, headers)
+    if len(parts) > 1:
+        blob, hashed = hashes.of_whole(path, raw, parts)
+        return _Staged(path, blob, raw, headers_json, hashed)
+    return _Staged(path, hashes.of(raw), raw, headers_json)
 
 
 def _stored_parts(path: str, data: bytes, parts: tuple[bytes, ...]) -> tuple[bytes, ...]:
@@ -743,22 +879,21 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_of(parts: tuple[bytes, ...]) -> str:
-    """The hash of the parts joined, of what the store keeps and gives back."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
-    return digest.hexdigest()
+def _whole_hash(parts: tuple[tuple[str, bytes], ...]) -> str:
+    """A file in parts is keyed by what the store keeps for it, the list of its parts'
+    hashes (`_parts_listing`), tagged so that no plain blob's bytes can claim that key: a
+    save that changed one part hashes 32 bytes a part, not the 4 MB file again."""
+    return _sha256(_WHOLE_TAG + _parts_listing(parts))
+
+
+def _parts_listing(parts: tuple[tuple[str, bytes], ...]) -> bytes:
+    """A whole's data: its parts' hashes, binary, in order."""
+    return b"".join(bytes.fromhex(digest) for digest, _ in parts)
 
 
 def _tree_hash(staged: list[_Staged]) -> str:
     """Hash the sorted (path, blob, headers) listing: equal files, equal tree."""
-    digest = hashlib.sha256()
-    # One JSON array per line; headers are already canonical JSON, so splice them in.
-    for s in staged:
-        path = json.dumps(s.path, ensure_ascii=False)
-        digest.update(f'[{path},"{s.blob}",{s.headers}]\n'.encode())
-    return digest.hexdigest()
+    return _sha256(b"".join(s.tree_line for s in staged))
 
 
 # -- row mapping ------------------------------------------------------------

@@ -215,12 +215,12 @@ def test_reopened_store_sees_the_same_head_and_content(tmp_path: Path) -> None:
         assert reopened.read(snap.id, "README.md") == b"# Invoices\n"
 
 
-def test_store_uses_wal_and_schema_version_two(tmp_path: Path) -> None:
+def test_store_uses_wal_and_schema_version_three(tmp_path: Path) -> None:
     HookStore.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         conn.close()
 
@@ -228,10 +228,10 @@ def test_store_uses_wal_and_schema_version_two(tmp_path: Path) -> None:
 def test_a_newer_store_version_is_refused(tmp_path: Path) -> None:
     HookStore.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / ".gen" / "store.db")
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute("PRAGMA user_version = 4")
     conn.close()
 
-    with pytest.raises(StoreError, match=r"version 3.*upgrade"):
+    with pytest.raises(StoreError, match=r"version 4.*upgrade"):
         HookStore.open(tmp_path)
 
 
@@ -246,6 +246,57 @@ def test_a_version_one_store_is_upgraded_and_keeps_its_snapshots(tmp_path: Path)
         two = store.commit([("ir.json", b"[1,2]", {}, (b"[1,", b"2]"))], "two").snapshot
         assert store.read(two.id, "ir.json") == b"[1,2]"
     assert _count(tmp_path, "files") == 2
+
+
+# -- snapshots listing what changed -------------------------------------------------------
+
+
+def _files_of(count: int, changed: Mapping[int, bytes] | None = None) -> Files:
+    changed = changed or {}
+    return [
+        (f"api/routes/e{n:03}.py", changed.get(n, b"router = %d\n" % n), {"origin": f"E{n}"})
+        for n in range(count)
+    ]
+
+
+def test_a_snapshot_that_changed_a_few_files_lists_those_only(
+    tmp_path: Path, store: HookStore
+) -> None:
+    one = store.commit(_files_of(40), "one").snapshot
+    two = store.commit(_files_of(40, {3: b"changed\n"}), "two").snapshot
+    three = store.commit(_files_of(39, {3: b"changed\n", 5: b"also\n"}), "three").snapshot
+
+    assert _count(tmp_path, "files") == 40 + 1 + 2  # not 40 + 40 + 39
+    with HookStore.open(tmp_path) as reopened:  # read from the file, not this connection
+        for snap, files in (
+            (one, _files_of(40)),
+            (two, _files_of(40, {3: b"changed\n"})),
+            (three, _files_of(39, {3: b"changed\n", 5: b"also\n"})),
+        ):
+            assert [(e.path, reopened.read(snap.id, e.path)) for e in reopened.files(snap.id)] == [
+                (path, data) for path, data, _ in sorted(files)
+            ]
+            assert [row[0] for row in reopened.listing(snap.id)] == sorted(p for p, *_ in files)
+        assert reopened.file(three.id, "api/routes/e039.py") is None  # dropped in three
+        assert reopened.file(two.id, "api/routes/e039.py") is not None
+        with pytest.raises(StoreError, match=r"snapshot 3 has no file 'api/routes/e039\.py'"):
+            reopened.read(three.id, "api/routes/e039.py")
+        entry = reopened.file(three.id, "api/routes/e001.py")  # from the base
+        assert entry is not None and entry.headers == {"origin": "E1"}
+
+
+def test_a_snapshot_that_changed_many_files_lists_them_all(
+    tmp_path: Path, store: HookStore
+) -> None:
+    store.commit(_files_of(40), "one")
+    many = {n: b"new %d\n" % n for n in range(20)}
+    two = store.commit(_files_of(40, many), "two").snapshot
+
+    assert _count(tmp_path, "files") == 80
+    assert store.read(two.id, "api/routes/e000.py") == b"new 0\n"
+    # The next snapshot lists what changed over the last full one: 1 file, not 21.
+    store.commit(_files_of(40, {**many, 30: b"x\n"}), "three")
+    assert _count(tmp_path, "files") == 81
 
 
 #: A store as Reframe wrote it before blobs had a kind: one snapshot of README.md.
@@ -290,7 +341,6 @@ def test_a_file_in_parts_reads_back_whole(tmp_path: Path, store: HookStore) -> N
     assert store.read(snap.id, "ir.json") == content
     entry = store.file(snap.id, "ir.json")
     assert entry is not None and entry.size == len(content)
-    assert entry.blob == hashlib.sha256(content).hexdigest()
     assert store.read_blob(entry.blob) == content
     with HookStore.open(tmp_path) as reopened:  # from the file, not this connection's commit
         assert reopened.read(snap.id, "ir.json") == content
@@ -360,11 +410,14 @@ def test_known_hashes_hash_an_unchanged_object_once(store: HookStore) -> None:
         return sorted(calls)
 
     store.commit([_whole(b"[", part, b"]")], "one", hashes)
-    # The new glue is hashed, and the whole (fed part by part: a hash begun empty); the
-    # 100 KB part and the "[" (the same objects) are not hashed again on their own.
-    assert commit([_whole(b"[", part, b"] ")], "two") == [0, 0, 2]
+    # The new glue is hashed, the whole as the list of its three parts' hashes, and the
+    # tree (one line a file); the 100 KB part and the "[" (the same objects) are not
+    # hashed again, nor read whole.
+    listing = len(b"reframe whole v1\0") + 3 * 32
+    tree = len('["ir.json","<64 hex digits>",{"x-rule":"ir"}]\n') - len("<64 hex digits>") + 64
+    assert commit([_whole(b"[", part, b"] ")], "two") == [2, tree, listing]
     # The same objects again: nothing but the tree's hash (nothing changed, no snapshot).
-    assert commit([_whole(b"[", part, b"] ")], "three") == [0]
+    assert commit([_whole(b"[", part, b"] ")], "three") == [tree]
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -476,6 +529,49 @@ def test_mirror_overwrites_a_generated_file_the_user_edited(
 
     assert report.written == ("README.md",)
     assert (target / "README.md").read_bytes() == b"# Invoices\n"
+
+
+def test_mirror_tells_a_file_in_parts_from_a_same_size_edit_of_it(
+    tmp_path: Path, store: HookStore
+) -> None:
+    parts = (b'{"entities":[', b'{"name":"Invoice"}', b"]}")
+    snap = store.commit([*BASE, _whole(*parts)], "one").snapshot
+    target = tmp_path / "generated"
+    mirror(store, snap.id, target)
+    _age(target)
+    before = _mtimes(target)
+
+    # A new process (nothing seen): the file is read and found to hold the parts joined.
+    assert mirror(store, snap.id, target, Seen()).written == ()
+    assert _mtimes(target) == before
+    # Edited by hand, keeping its size: told apart, and written back.
+    (target / "ir.json").write_bytes(b"".join(parts).replace(b"Invoice", b"Invoicf"))
+    assert mirror(store, snap.id, target, Seen()).written == ("ir.json",)
+    assert (target / "ir.json").read_bytes() == b"".join(parts)
+
+
+def test_a_path_written_with_another_blob_is_written_again_unread(
+    tmp_path: Path, store: HookStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "generated"
+    seen = Seen()
+    mirror(store, store.commit(BASE, "one").snapshot.id, target, seen)  # noted as racy
+    changed = [*BASE[:2], ("README.md", b"# Invoicez\n", {})]  # same size, new bytes
+    two = store.commit(changed, "two").snapshot
+    opened: list[str] = []
+    real_open = open
+
+    def tracking_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", tracking_open)
+    report = mirror(store, two.id, target, seen)
+
+    assert report.written == ("README.md",)
+    assert (target / "README.md").read_bytes() == b"# Invoicez\n"
+    # What this process wrote there before is another blob: not read to be compared.
+    assert str(target / "README.md") not in opened
 
 
 def test_dropped_file_is_removed_with_its_emptied_folder(tmp_path: Path, store: HookStore) -> None:
