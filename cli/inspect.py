@@ -13,7 +13,7 @@ from compiler import ir
 from compiler.diagnostics import did_you_mean
 from generators.base import PROJECT_ORIGIN, Artifact
 from generators.pipeline import Built
-from generators.trace import TRACE_PATH
+from generators.trace import TRACE_PATH, element_artifacts
 
 _ELEMENT = re.compile(r"^[A-Z][A-Za-z0-9]*(\.[a-z][a-z0-9_]*)?$")
 _GENERATED_PREFIX = "generated/"
@@ -68,7 +68,6 @@ def _element(project: ir.Project, trace: dict[str, Any], root: Path, target: str
             raise InspectError(f"there is no entity {entity_name!r}; {hint}")
         hint = did_you_mean(field_name, [f.name for f in entity.fields])
         raise InspectError(f"{entity_name} has no field {field_name!r}; {hint}")
-    entry = trace["elements"][target]
     return {
         "kind": "entity" if isinstance(node, ir.Entity) else "field",
         "target": target,
@@ -80,7 +79,7 @@ def _element(project: ir.Project, trace: dict[str, Any], root: Path, target: str
         },
         "origin": getattr(node, "origin", "declared"),
         "ir": node.model_dump(mode="json", exclude_none=True),
-        "artifacts": entry["artifacts"],
+        "artifacts": element_artifacts(trace, target),
     }
 
 

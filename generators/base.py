@@ -8,9 +8,13 @@ point group. Generators never touch the disk: the one writer does.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from functools import partial
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
+
+from hookfs.graph import same_objects
 
 if TYPE_CHECKING:
     from compiler.ir import Project
@@ -52,7 +56,7 @@ class Artifact:
     origins: tuple[str, ...]
     rule: str
     reason: str
-    regions: tuple[Region, ...] = field(default=())
+    regions: Sequence[Region] = field(default=())
     #: The content in pieces, for a file made of per-entity pieces (`ir.json`, `trace.json`,
     #: `db/tables.py`...): `content` is their concatenation. A piece that did not change
     #: is the same bytes object build after build (`@incremental`, `same_objects`): the
@@ -68,7 +72,7 @@ class Artifact:
         origins: tuple[str, ...],
         rule: str,
         reason: str,
-        regions: tuple[Region, ...] = (),
+        regions: Sequence[Region] = (),
     ) -> Artifact:
         """An artifact whose content is `parts` joined, kept in those pieces (see `parts`)."""
         pieces = tuple(parts)
@@ -108,6 +112,148 @@ class Artifact:
             return self.origins
         innermost = min(inside, key=lambda r: r.end - r.start)
         return (innermost.origin,)
+
+
+# Files in pieces ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """A part of a file, whole lines or the end of one, and the regions of its lines counted
+    from the piece (line 1: the line it starts on).
+
+    Compared by identity: under `gen dev`, a piece of what did not change is the same object
+    build after build (made by an `@incremental` node or kept by `same_objects`), and what
+    is made of it (its place in the file, trace.json's reading of it) is kept with it.
+    """
+
+    content: bytes
+    regions: tuple[Region, ...] = ()
+    #: Newlines in `content`.
+    lines: int = field(init=False)
+    #: Where it landed last (`landed_at`).
+    _landed: Placed | None = field(default=None, init=False, repr=False)
+    #: What readers of whole files made of it, by reader (trace.json's reading of its
+    #: regions): kept with the piece, made again only for a new piece.
+    notes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", self.content.count(b"\n"))
+
+    def landed_at(self, before: int) -> Placed:
+        """The piece after `before` lines of its file: the same `Placed` as last build while
+        it lands where it did."""
+        landed = self._landed
+        if landed is None or landed.before != before:
+            landed = Placed(self, before)
+            object.__setattr__(self, "_landed", landed)
+        return landed
+
+
+def piece(text: str, origin: str | None = None, blank: int = 0) -> Piece:
+    """`text` as a piece; with `origin`, all its lines but the first `blank` come from it."""
+    data = text.encode()
+    if origin is None:
+        return Piece(data)
+    lines = text.count("\n")
+    return Piece(data, (Region(1 + blank, lines, origin),))
+
+
+def lines_piece(text: str, origins: Sequence[str]) -> Piece:
+    """`text` as a piece whose lines come from `origins`, one each."""
+    return Piece(text.encode(), tuple(Region(i, i, o) for i, o in enumerate(origins, 1)))
+
+
+@dataclass(frozen=True, eq=False)
+class Placed:
+    """A piece where it landed: after `before` lines of its file."""
+
+    piece: Piece
+    before: int
+
+
+class PlacedRegions(Sequence[Region]):
+    """The regions of pieces where they landed, counted from the file's first line: made
+    when first read (`gen inspect path:LINE`, tests), not on every build of `gen dev`."""
+
+    def __init__(self, placed: Sequence[Placed]) -> None:
+        self._placed = placed
+        self._made: tuple[Region, ...] | None = None
+
+    def _regions(self) -> tuple[Region, ...]:
+        if self._made is None:
+            self._made = tuple(
+                Region(r.start + p.before, r.end + p.before, r.origin)
+                for p in self._placed
+                for r in p.piece.regions
+            )
+        return self._made
+
+    @overload
+    def __getitem__(self, index: int) -> Region: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Region, ...]: ...
+    def __getitem__(self, index: int | slice) -> Region | tuple[Region, ...]:
+        return self._regions()[index]
+
+    def __len__(self) -> int:
+        return len(self._regions())
+
+    def __iter__(self) -> Iterator[Region]:
+        return iter(self._regions())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self._regions() == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self._regions())
+
+    def __repr__(self) -> str:
+        return repr(self._regions())
+
+
+@dataclass(frozen=True)
+class PiecedArtifact(Artifact):
+    """An artifact made of pieces, each placed after the ones before it (`pieced`)."""
+
+    placed: tuple[Placed, ...] = field(default=(), compare=False, repr=False)
+
+
+def pieced(
+    path: str,
+    pieces: Sequence[Piece],
+    origins: tuple[str, ...],
+    rule: str,
+    reason: str,
+    per_part: int = 1,
+) -> PiecedArtifact:
+    """The artifact of `pieces` joined, each placed after the ones before it.
+
+    Its parts (`Artifact.parts`) are runs of `per_part` pieces: about one per entity
+    where an entity has several small pieces (schema.postgres.sql has four).
+    """
+    befores = accumulate((p.lines for p in pieces), initial=0)
+    placed = tuple([p.landed_at(before) for p, before in zip(pieces, befores, strict=False)])
+    parts = joined_runs([p.content for p in pieces], per_part)
+    return PiecedArtifact(
+        path,
+        b"".join(parts),
+        origins,
+        rule,
+        reason,
+        PlacedRegions(placed),
+        parts,
+        placed=placed,
+    )
+
+
+def joined_runs(parts: Sequence[bytes], per_run: int) -> tuple[bytes, ...]:
+    """`parts` joined `per_run` at a time: a run of the same objects as last build is the
+    same object (`gen dev`)."""
+    if per_run == 1:
+        return tuple(parts)
+    runs = [tuple(parts[at : at + per_run]) for at in range(0, len(parts), per_run)]
+    return tuple(same_objects("joined", run, partial(b"".join, run)) for run in runs)
 
 
 @runtime_checkable

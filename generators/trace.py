@@ -1,177 +1,70 @@
 """`trace.json`: every model element -> the artifacts derived from it, and back.
 
-Read by `gen inspect` and, later, by the in-app inspector.
+Read by `gen inspect` and by the in-app inspector; the format is docs/trace.md's.
 
-`gen dev` writes it on every save, so it is made of parts (`Artifact.joined`) that
-stay the same objects while what they say does not change: the row of each
-entity, the rows of its fields, runs of rows of `files`. A file made of pieces
-(`PiecedArtifact`: `ir.json`, `db/tables.py`...) is read piece by piece, once per
-piece, its lines counted from where the piece starts: a piece that only moved
-(lines were added above it) is not read again, only its line numbers are moved.
+`gen dev` writes it on every save, so it is made of parts (`Artifact.joined`) that stay
+the same objects while what they say does not change, and it says little that a save
+changes. A field added to the first entity of a model file moves the model lines of
+every entity below it, and the lines of every entity after it in each whole-project file
+(`client/types.ts`, `db/tables.py`, `ir.json`...). So lines are relative, as in a source
+map: an element's lines in a file made of pieces count from the start of its entity's
+piece (`[part, start, end]`), and the file's `parts` table says where each piece starts;
+a field's declaration line counts from its entity's, and the table `declared_at` gives
+each entity's. An entity that only moved keeps its rows; the tables are renewed.
 
-Lines move on most saves: a field added to one table moves every foreign key and
-index of `schema.postgres.sql` (they follow all the tables), and with them the rows
-of most fields. So the rows of fields are laid out once as `%d` templates, and
-filled with the lines of the day.
+Each file, or piece of a file, is read once: what it says of each element is kept with
+it (`Piece.notes`, `_State`), and the rows made of what did not change are kept too.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property, partial
-from itertools import chain
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from functools import partial
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
 from compiler import ir
-from generators.base import PROJECT_ORIGIN, Artifact, Region
-from hookfs.graph import incremental, same_objects
+from generators.base import PROJECT_ORIGIN, Artifact, Piece, PiecedArtifact, Region
+from hookfs.graph import same_objects
 
 TRACE_PATH = "trace.json"
-TRACE_VERSION = 1
+TRACE_VERSION = 2
 
-_OPEN = b'{\n  "trace_version": %d,\n  "elements": {\n' % TRACE_VERSION
-_FILES = b'\n  },\n  "files": '
+_OPEN = b'{\n  "trace_version": %d,\n  "declared_at": {\n    "project": "gen.toml:1"' % (
+    TRACE_VERSION
+)
+_ELEMENTS = b'\n  },\n  "elements": {\n'
+_FILES = b'\n  },\n  "files": {\n'
+_CLOSE = b"\n  }\n}\n"
 _ROWS = b",\n"
 #: About one row of `files` in this many ends a part (by its path, so that a file added
-#: or removed changes the part it falls in, not the ones after it).
+#: or removed changes the part it falls in, not the ones after it); and as many rows of
+#: `declared_at`, or of a file's `parts`, make a part.
 _RUN = 16
-#: Where a row of `files` sits in its part: parts of its own (a pieced file's), the last
-#: of a run, or not.
-Run = Literal["alone", "last", "more"]
-#: Pieces whose regions make one part of their file's row of `files`.
-_CHUNK = 16
-
-
-# Files in pieces ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Piece:
-    """A part of a file, and the regions of its lines (line 1: the line it starts on).
-
-    Compared by identity: what is made of a piece is kept while it is the same object.
-    """
-
-    content: bytes
-    regions: tuple[Region, ...] = ()
-    #: Newlines in `content`.
-    lines: int = field(init=False)
-    #: Where it landed last (`landed_at`).
-    _landed: Placed | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", self.content.count(b"\n"))
-
-    def landed_at(self, before: int) -> Placed:
-        """The piece after `before` lines of its file. While it lands where it did (`gen dev`
-        keeps the pieces of what did not change), it is the same `Placed` as last time:
-        its regions are not made again, nor are trace.json's rows that read them."""
-        landed = self._landed
-        if landed is None or landed.before != before:
-            regions = tuple(
-                [Region(r.start + before, r.end + before, r.origin) for r in self.regions]
-            )
-            landed = Placed(self, before, regions)
-            object.__setattr__(self, "_landed", landed)
-        return landed
-
-    @cached_property
-    def said(self) -> _Said:
-        """What its regions say of the elements, for trace.json (which reads it every build
-        the piece is kept)."""
-        return _said(self.regions)
-
-    @cached_property
-    def regions_template(self) -> tuple[bytes, Numbers]:
-        """Its regions as trace.json's `files` lists them (`_regions_json`), `%d` for each
-        line; and those lines."""
-        numbers = tuple(chain.from_iterable((r.start, r.end) for r in self.regions))
-        items = [b"[%%d,%%d,%b]" % _escaped(to_json(r.origin)) for r in self.regions]
-        return b",".join(items), numbers
-
-
-@dataclass(frozen=True, eq=False)
-class Placed:
-    """A piece where it landed in its file: after `before` lines; its regions counted from
-    the file's first line."""
-
-    piece: Piece
-    before: int
-    regions: tuple[Region, ...]
-
-    @cached_property
-    def regions_json(self) -> bytes:
-        """Its regions as trace.json's `files` lists them, without the brackets (written
-        once: a piece that did not move keeps its `Placed`)."""
-        template, numbers = self.piece.regions_template
-        return template % tuple(_moved(numbers, self))
-
-
-#: Where what a whole file says, or names, is: from its start.
-_START = Placed(Piece(b""), 0, ())
-
-
-@dataclass(frozen=True)
-class PiecedArtifact(Artifact):
-    """An artifact made of pieces, each placed after the ones before it (`pieced`)."""
-
-    placed: tuple[Placed, ...] = field(default=(), compare=False, repr=False)
-
-
-def pieced(
-    path: str,
-    pieces: Sequence[Piece],
-    origins: tuple[str, ...],
-    rule: str,
-    reason: str,
-    per_part: int = 1,
-) -> PiecedArtifact:
-    """The artifact of `pieces` joined, with their regions where they landed.
-
-    Its parts (`Artifact.parts`) are runs of `per_part` pieces: about one per entity
-    where an entity has several small pieces (schema.postgres.sql has four).
-    """
-    placed: list[Placed] = []
-    before = 0
-    for piece in pieces:
-        placed.append(piece.landed_at(before))
-        before += piece.lines
-    parts = joined_runs([p.content for p in pieces], per_part)
-    regions = tuple(chain.from_iterable(p.regions for p in placed))
-    return PiecedArtifact(
-        path, b"".join(parts), origins, rule, reason, regions, parts, placed=tuple(placed)
-    )
-
-
-def joined_runs(parts: Sequence[bytes], per_run: int) -> tuple[bytes, ...]:
-    """`parts` joined `per_run` at a time: a run of the same objects as last build is the
-    same object (`gen dev`)."""
-    if per_run == 1:
-        return tuple(parts)
-    runs = [tuple(parts[at : at + per_run]) for at in range(0, len(parts), per_run)]
-    return tuple(same_objects("joined", run, partial(b"".join, run)) for run in runs)
 
 
 # What a file, or a piece of one, says of each element ----------------------------------------
 
-#: Lines, as `start, end, start, end...`: where a piece landed is added to them.
+#: Lines, as `start, end, start, end...`, counted from the piece they are in.
 Numbers = tuple[int, ...]
 #: Fields of one entity and their lines.
 FieldLines = tuple[tuple[str, Numbers], ...]
 
 
-class _Said(NamedTuple):
-    """Where a file, or a piece of one, has each element: lines counted from where the
-    piece landed (a whole file: from its start)."""
+class _Told(NamedTuple):
+    """What a file, or a piece of one, says of one owner (an entity, or the project)."""
 
-    #: The project's lines, if it names the project.
-    project: Numbers | None
-    #: Of each entity: its own lines (None: it is not named), and its fields'.
-    entities: tuple[tuple[str, Numbers | None, FieldLines], ...]
+    #: The owner's own lines; None: the owner itself is not named (only fields of it).
+    own: Numbers | None
+    #: Its fields named, and their lines.
+    fields: FieldLines
+
+
+#: What a file or piece says, by owner: the entity of each origin (`Invoice` for
+#: `Invoice.status`), or `project`.
+_Said = dict[str, _Told]
 
 
 def _said(regions: Sequence[Region], origins: Sequence[str] = ()) -> _Said:
@@ -182,129 +75,57 @@ def _said(regions: Sequence[Region], origins: Sequence[str] = ()) -> _Said:
         if found is None:
             found = lines[region.origin] = []
         found += (region.start, region.end)
-    project = lines.pop(PROJECT_ORIGIN, None)
     own: dict[str, Numbers | None] = {}
     fields: dict[str, list[tuple[str, Numbers]]] = {}
     for origin, numbers in lines.items():
-        entity, dot, _ = origin.partition(".")
+        owner, dot, _ = origin.partition(".")
         if dot:
-            own.setdefault(entity, None)
-            fields.setdefault(entity, []).append((origin, tuple(numbers)))
+            own.setdefault(owner, None)
+            fields.setdefault(owner, []).append((origin, tuple(numbers)))
         else:
-            own[entity] = tuple(numbers)
-    entities = tuple((name, found, tuple(fields.get(name, ()))) for name, found in own.items())
-    return _Said(None if project is None else tuple(project), entities)
+            own[owner] = tuple(numbers)
+    return {name: _Told(found, tuple(fields.get(name, ()))) for name, found in own.items()}
 
 
-def _regions_json(regions: Sequence[Region]) -> bytes:
-    """Regions as `files` lists them, without the brackets: `[1,2,"A"],[3,4,"B"]`."""
-    return to_json([(r.start, r.end, r.origin) for r in regions])[1:-1]
+class _PieceTrace(NamedTuple):
+    """What a piece says (`_said`), and its owners as its row of `parts` ends: `,"A"`."""
+
+    said: _Said
+    owners: bytes
 
 
-def _escaped(text: bytes) -> bytes:
-    """`text` inside a `%` template."""
-    return text.replace(b"%", b"%%")
+def _piece_trace(piece: Piece) -> _PieceTrace:
+    """Read once per piece: kept with it (`Piece.notes`)."""
+    found: _PieceTrace | None = piece.notes.get("trace")
+    if found is None:
+        said = _said(piece.regions)
+        owners = b"".join([b"," + to_json(owner) for owner in said])
+        found = piece.notes["trace"] = _PieceTrace(said, owners)
+    return found
 
 
-#: `[%d,%d],[%d,%d]...`: an element's lines in one file, by their number of spans.
-_SPANS = tuple(b",".join([b"[%d,%d]"] * count) for count in range(32))
+class _FileTrace(NamedTuple):
+    """What a file made in one piece says, and its row of `files`."""
 
-
-def _spans(numbers: Numbers) -> bytes:
-    """The template of an element's lines in one file."""
-    count = len(numbers) // 2
-    return _SPANS[count] if count < len(_SPANS) else b",".join([b"[%d,%d]"] * count)
-
-
-def _moved(numbers: Numbers, placed: Placed) -> Numbers | list[int]:
-    """Lines of a piece counted from the start of the file it landed in."""
-    before = placed.before
-    return [n + before for n in numbers] if before else numbers
-
-
-class _Template(NamedTuple):
-    """Rows (or regions) with `%d` for each line, the lines counted from where their source
-    landed."""
-
-    text: bytes
-    numbers: Numbers
-    #: The source of each number: where it landed is added to it (`_filled`).
-    sources: tuple[int, ...]
-
-
-def _template(text: bytes, recipe: Sequence[tuple[int, Numbers]]) -> _Template:
-    """`text`, its lines the numbers of each `(source, numbers)` of `recipe` in turn."""
-    numbers: list[int] = []
-    sources: list[int] = []
-    for source, found in recipe:
-        numbers += found
-        sources += [source] * len(found)
-    return _Template(text, tuple(numbers), tuple(sources))
-
-
-def _filled(template: _Template, befores: Sequence[int]) -> bytes:
-    """The template's text with its lines, each moved by where its source landed."""
-    if not any(befores):
-        return template.text % template.numbers
-    moved = [n + befores[s] for n, s in zip(template.numbers, template.sources, strict=True)]
-    return template.text % tuple(moved)
-
-
-class _Prefix(NamedTuple):
-    """An element's entry for a file, up to its lines; and the same in a `%` template."""
-
-    text: bytes
-    template: bytes
-
-
-def _prefix(path: str, rule: str, reason: str) -> _Prefix:
-    text = b'{"path":%b,"rule":%b,"reason":%b,"lines":[' % (
-        to_json(path),
-        to_json(rule),
-        to_json(reason),
-    )
-    return _Prefix(text, _escaped(text))
-
-
-@incremental("trace.prefix")
-def _kept_prefix(project: ir.Project, path: str, rule: str, reason: str) -> _Prefix:
-    """`_prefix` of a file in pieces (a new object every build): the same object while its
-    path, rule and reason are, so that the rows holding it are kept."""
-    return _prefix(path, rule, reason)
-
-
-# Files --------------------------------------------------------------------------------------
-
-
-class _File(NamedTuple):
-    """What a file made in one piece says: its row of `files` and its elements' entries."""
-
+    path: bytes
     row: bytes
-    #: Where its row sits among the parts of `files`.
-    run: Run
-    prefix: _Prefix
-    #: The project's entry, if it names the project.
-    project: bytes | None
-    #: Of each entity: its own entry (None: it is not named), and its fields' lines.
-    entities: tuple[tuple[str, bytes | None, FieldLines], ...]
+    #: Its row ends a part of `files`.
+    ends_run: bool
+    said: _Said
 
 
-def _file(artifact: Artifact) -> _File:
-    said = _said(artifact.regions, artifact.origins)
-    row = _row(artifact) + _regions_json(artifact.regions) + b"]}"
-    run: Run = "last" if zlib.crc32(artifact.path.encode()) % _RUN == 0 else "more"
-    prefix = _prefix(artifact.path, artifact.rule, artifact.reason)
-
-    def entry(numbers: Numbers | None) -> bytes | None:
-        return None if numbers is None else prefix.text + _spans(numbers) % numbers + b"]}"
-
-    entities = tuple((name, entry(own), fields) for name, own, fields in said.entities)
-    return _File(row, run, prefix, entry(said.project), entities)
+def _file_trace(artifact: Artifact) -> _FileTrace:
+    return _FileTrace(
+        to_json(artifact.path),
+        _row_head(artifact) + b"}",
+        zlib.crc32(artifact.path.encode()) % _RUN == 0,
+        _said(artifact.regions, artifact.origins),
+    )
 
 
-def _row(artifact: Artifact) -> bytes:
-    """The file's row of `files`, up to its regions."""
-    return b'    %b: {"rule":%b,"reason":%b,"origins":%b,"regions":[' % (
+def _row_head(artifact: Artifact) -> bytes:
+    """The file's row of `files` up to its closing brace (and its `parts`)."""
+    return b'    %b: {"rule":%b,"reason":%b,"origins":%b' % (
         to_json(artifact.path),
         to_json(artifact.rule),
         to_json(artifact.reason),
@@ -312,246 +133,343 @@ def _row(artifact: Artifact) -> bytes:
     )
 
 
-def _pieced_row(artifact: PiecedArtifact) -> tuple[bytes, ...]:
-    """The file's row of `files` in parts: each piece's regions where it landed, a part
-    for every `_CHUNK` pieces, kept while they neither changed nor moved."""
-    placed = artifact.placed
-    first = next((at for at, p in enumerate(placed) if p.regions_json), len(placed))
-    head = _row(artifact) + (placed[first].regions_json if first < len(placed) else b"")
-    chunks = [placed[at : at + _CHUNK] for at in range(first + 1, len(placed), _CHUNK)]
-    parts = [same_objects("trace.regions", chunk, partial(_chunk, chunk)) for chunk in chunks]
-    return (head, *[part for part in parts if part], b"]}")
+# What is kept from build to build -----------------------------------------------------------
 
 
-def _chunk(placed: Sequence[Placed]) -> bytes:
-    return b"".join([b"," + p.regions_json for p in placed if p.regions_json])
+class _Kept:
+    """Results by key, kept for the next build while this build used them."""
+
+    def __init__(self) -> None:
+        self.last: dict[Hashable, Any] = {}
+        self.now: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable) -> Any:
+        found = self.last.get(key)
+        if found is not None:
+            self.now[key] = found
+        return found
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        self.now[key] = value
+        return value
+
+    def end_build(self) -> None:
+        self.last, self.now = self.now, {}
+
+
+class _State:
+    """What trace.json's last build made, for the next (`gen dev`): one object kept by the
+    build graph (`same_objects`), holding every file's reading and every row."""
+
+    def __init__(self) -> None:
+        #: Files made in one piece, by path: (the artifact, its `_FileTrace`).
+        self.files = _Kept()
+        #: Files in pieces, by path: (rule, reason, origins, their row head, `_said`).
+        self.pieced = _Kept()
+        #: Entities, by name: (the entity, its declaration row, its `_Heads`).
+        self.entities = _Kept()
+        #: Rows of an owner's elements, by name: (heads, sources, rows).
+        self.rows = _Kept()
+        #: Parts made of runs of rows, by rule and place: (the rows, the part).
+        self.runs = _Kept()
+
+    def end_build(self) -> None:
+        for kept in (self.files, self.pieced, self.entities, self.rows, self.runs):
+            kept.end_build()
+
+    def file(self, artifact: Artifact) -> _FileTrace:
+        """Its reading: the same object while the artifact is, or says the same (a file
+        whose content changed mostly has the same row, and often says the same)."""
+        found = self.files.get(artifact.path)
+        if found is not None and found[0] is artifact:
+            return found[1]
+        made = _file_trace(artifact)
+        if found is not None:
+            last: _FileTrace = found[1]
+            made = made._replace(
+                path=last.path,
+                row=last.row if last.row == made.row else made.row,
+                said=last.said if last.said == made.said else made.said,
+            )
+        self.files.put(artifact.path, (artifact, made))
+        return made
+
+    def pieced_file(self, artifact: PiecedArtifact, first: bool) -> tuple[bytes, _Said]:
+        """The row head (the first row's, or a later one's) and what the origins name of a
+        file in pieces: kept while its rule, reason and origins are equal (its artifact is
+        a new object every build)."""
+        key = artifact.rule, artifact.reason, artifact.origins
+        found = self.pieced.get(artifact.path)
+        if found is None or found[0] != key:
+            head = _row_head(artifact) + b',"parts":['
+            found = (key, (_ROWS + head, head), _said((), artifact.origins))
+        self.pieced.put(artifact.path, found)
+        return found[1][first], found[2]
+
+    def joined(self, key: Hashable, rows: Sequence[bytes], join: Callable[[], bytes]) -> bytes:
+        """`join()` of `rows`, the part made last build while they are the same objects."""
+        found = self.runs.get(key)
+        if found is None or len(found[0]) != len(rows) or any(map(_other, found[0], rows)):
+            found = (tuple(rows), join())
+        self.runs.put(key, found)
+        return found[1]
+
+    def made_of(self, key: Hashable, values: list[Any], make: Callable[[], bytes]) -> bytes:
+        """`make()`, the part made last build while `values` are equal."""
+        found = self.runs.get(key)
+        if found is None or found[0] != values:
+            found = (values, make())
+        self.runs.put(key, found)
+        return found[1]
+
+
+def _other(a: object, b: object) -> bool:
+    return a is not b
 
 
 # The rows of elements ------------------------------------------------------------------------
 
 
-class _Heads:
-    """An entity's row and its fields' rows up to their `artifacts` lists (the fields' in
-    a `%` template); and the rows last made of them, with what they were made of.
+class _Heads(NamedTuple):
+    """An owner's row up to its `artifacts` list, and its fields' rows the same."""
 
-    Kept between builds with the entity (`gen dev`), so that rows made of what the last
-    build's were made of are the same objects (a file that is a new object every build,
-    such as client/types.ts, mostly says the same again).
-    """
-
-    __slots__ = ("entity", "entity_row", "field_rows", "fields")
-
-    def __init__(self, entity: bytes, fields: tuple[tuple[str, bytes], ...]) -> None:
-        self.entity = entity
-        self.fields = fields
-        self.entity_row: tuple[list[Any], bytes] | None = None
-        self.field_rows: tuple[list[Any], bytes] | None = None
+    own: bytes
+    fields: tuple[tuple[str, bytes], ...]
 
 
 def _entity_heads(entity: ir.Entity) -> _Heads:
-    own = {"kind": "entity", "uid": entity.uid, "declared_at": str(entity.loc)}
+    own = _head(entity.name, {"kind": "entity", "uid": entity.uid})
     fields = []
     for node in entity.fields:
+        name = f"{entity.name}.{node.name}"
         element = {
             "kind": "field",
             "uid": node.uid,
-            "declared_at": str(node.loc),
+            "declared_at": _declared_from(entity.loc, node.loc),
             "origin": node.origin,
         }
-        name = f"{entity.name}.{node.name}"
-        fields.append((name, _escaped(_head(name, element))))
-    return _Heads(_head(entity.name, own), tuple(fields))
+        fields.append((name, _head(name, element)))
+    return _Heads(own, tuple(fields))
+
+
+def _declared_from(entity: ir.SourceRef, field: ir.SourceRef) -> str:
+    """Where a field is declared, from its entity's line (`+2`): the same while they move
+    together; `file:line` when it is in another file."""
+    if field.file != entity.file:
+        return str(field)
+    return f"{field.line - entity.line:+d}"
 
 
 def _head(name: str, element: dict[str, Any], before: bytes = _ROWS) -> bytes:
-    # `{"kind":...,"declared_at":...}` -> `,\n    "Name": {"kind":...,"artifacts":[`
+    # `{"kind":...,"uid":...}` -> `,\n    "Name": {"kind":...,"uid":...,"artifacts":[`
     return b'%b    %b: %b,"artifacts":[' % (before, to_json(name), to_json(element)[:-1])
 
 
-#: The first row, the project's, opens the file.
-_PROJECT_HEAD = _head(PROJECT_ORIGIN, {"kind": "project", "declared_at": "gen.toml:1"}, _OPEN)
+_PROJECT_HEADS = _Heads(_head(PROJECT_ORIGIN, {"kind": "project"}, b""), ())
 
 
-class _Sources:
-    """What the files say of one entity's elements (or the project's), in file order, as
-    triples: a file's entry, None, None; or for a piece, its file's prefix, its lines and
-    where it landed (a file's pieces are consecutive)."""
+def _rows(heads: _Heads, sources: list[Any]) -> bytes:
+    """The owner's row and its fields', from its sources: in each file it is in (in path
+    order), the file's path, what its origins name of the owner (or None), and what each
+    piece holding lines of the owner says of it (part 0, 1...)."""
+    own_entries: list[bytes] = []
+    field_entries: dict[str, list[bytes]] = {name: [] for name, _ in heads.fields}
+    for path, named, parts in _groups(sources):
+        own_named = named is not None and named.own is not None
+        own: list[int] = []
+        fields: dict[str, list[int]] = {}
+        if named is not None:
+            for name, _ in named.fields:
+                fields[name] = []
+        for part, told in enumerate(parts):
+            if told.own is not None:
+                own_named = True
+                _add_spans(own, part, told.own)
+            for name, numbers in told.fields:
+                found = fields.get(name)
+                if found is None:
+                    found = fields[name] = []
+                _add_spans(found, part, numbers)
+        if own_named:
+            own_entries.append(_entry(path, own))
+        for name, lines in fields.items():
+            entries = field_entries.get(name)
+            if entries is not None:  # a field the IR does not list is left out
+                entries.append(_entry(path, lines))
+    rows = [heads.own, b",".join(own_entries), b"]}"]
+    for name, head in heads.fields:
+        rows += (head, b",".join(field_entries[name]), b"]}")
+    return b"".join(rows)
 
-    __slots__ = ("entity", "fields")
 
-    def __init__(self) -> None:
-        self.entity: list[Any] = []
-        self.fields: list[Any] = []
-
-
-def _entity_row(heads: _Heads, sources: list[Any]) -> bytes:
-    """The entity's row: the one last made while its sources are equal."""
-    last = heads.entity_row
-    if last is None or last[0] != sources:
-        last = heads.entity_row = (sources, _element_row(heads.entity, sources))
-    return last[1]
-
-
-def _element_row(head: bytes, sources: list[Any]) -> bytes:
-    entries = []
+def _groups(sources: list[Any]) -> Iterator[tuple[bytes, _Told | None, list[_Told]]]:
     at = 0
     while at < len(sources):
-        first = sources[at]
-        if sources[at + 1] is None:  # a file's entry
-            entries.append(first)
-            at += 3
-            continue
-        spans: list[bytes] = []
-        numbers: list[int] = []
-        while at < len(sources) and sources[at] is first:  # the pieces of a file
-            spans.append(_spans(sources[at + 1]))
-            numbers += _moved(sources[at + 1], sources[at + 2])
-            at += 3
-        text = b",".join([s for s in spans if s]) % tuple(numbers)
-        entries.append(first.text + text + b"]}")
-    return head + b",".join(entries) + b"]}"
+        path, named = sources[at], sources[at + 1]
+        end = at + 2
+        while end < len(sources) and type(sources[end]) is not bytes:
+            end += 1
+        yield path, named, sources[at + 2 : end]
+        at = end
 
 
-def _field_rows(heads: _Heads, sources: list[Any]) -> bytes:
-    """The rows of an entity's fields, from `prefix, fields' lines, placed` triples: the
-    ones last made while they are equal; else filled again, laid out again only when what
-    they say changed (not where)."""
-    last = heads.field_rows
-    if last is None or last[0] != sources:
-        said = (heads.fields, *[sources[at] for at in range(len(sources)) if at % 3 != 2])
-        layout = partial(_fields_template, heads.fields, sources)
-        template = same_objects("trace.fields.template", said, layout)
-        rows = _filled(template, [sources[at].before for at in range(2, len(sources), 3)])
-        last = heads.field_rows = (sources, rows)
-    return last[1]
+def _add_spans(lines: list[int], part: int, numbers: Numbers) -> None:
+    for at in range(0, len(numbers), 2):
+        lines += (part, numbers[at], numbers[at + 1])
 
 
-def _fields_template(heads: tuple[tuple[str, bytes], ...], sources: Sequence[Any]) -> _Template:
-    by_field: dict[str, list[tuple[bytes, int, Numbers]]] = {name: [] for name, _ in heads}
-    for at in range(0, len(sources), 3):
-        prefix = sources[at]
-        for name, numbers in sources[at + 1]:
-            found = by_field.get(name)
-            if found is not None:
-                found.append((prefix, at // 3, numbers))
-    rows = []
-    recipe: list[tuple[int, Numbers]] = []
-    for name, head in heads:
-        entries = []
-        current: bytes | None = None
-        spans: list[bytes] = []
-        for prefix, source, numbers in by_field[name]:  # one entry per file
-            if prefix is not current:
-                if current is not None:
-                    entries.append(current + b",".join(spans) + b"]}")
-                current, spans = prefix, []
-            if numbers:
-                spans.append(_spans(numbers))
-                recipe.append((source, numbers))
-        if current is not None:
-            entries.append(current + b",".join(spans) + b"]}")
-        rows.append(head + b",".join(entries) + b"]}")
-    return _template(b"".join(rows), recipe)
+def _entry(path: bytes, lines: list[int]) -> bytes:
+    spans = b",".join([b"[%d,%d,%d]" % tuple(lines[at : at + 3]) for at in range(0, len(lines), 3)])
+    return b'{"path":%b,"lines":[%b]}' % (path, spans)
 
 
 # trace.json ---------------------------------------------------------------------------------
 
 
 def trace_parts(project: ir.Project, artifacts: Sequence[Artifact]) -> list[bytes]:
-    """trace.json in parts: UTF-8 JSON with one element or file per line.
+    """trace.json in parts (docs/trace.md): UTF-8 JSON with one element or file per line.
 
-    {"trace_version": 1, "elements": {name: {kind, uid, declared_at, origin,
-    artifacts: [{path, rule, reason, lines}]}}, "files": {path: {rule, reason,
-    origins, regions: [[start, end, origin]]}}}. Each row is compact JSON from
-    pydantic-core's Rust encoder. What a file says is read once per file, or per piece
-    of a file in pieces; a piece's lines are moved to where it landed.
+    Each row is compact JSON from pydantic-core's Rust encoder.
     """
-    heads = {
-        e.name: same_objects("trace.elements", (e,), partial(_entity_heads, e))
-        for e in project.entities
-    }
-    sources = {name: _Sources() for name in heads}
-    of_project: list[Any] = []
-    files: list[tuple[tuple[bytes, ...], Run]] = []
-    for artifact in artifacts:  # in path order: each element lists them in that order
-        if isinstance(artifact, PiecedArtifact):
-            prefix = _kept_prefix(project, artifact.path, artifact.rule, artifact.reason)
-            files.append((_pieced_row(artifact), "alone"))
-            _gather_pieces(sources, of_project, prefix, artifact)
-        else:
-            found = same_objects("trace.file", (artifact,), partial(_file, artifact))
-            files.append(((found.row,), found.run))
-            _gather_file(sources, of_project, found)
-    rows = [_element_row(_PROJECT_HEAD, of_project)]
-    for name, kept in heads.items():  # a part for each entity: its row and its fields'
-        its = sources[name]
-        own = _entity_row(kept, its.entity)
-        rows += joined_runs([own, _field_rows(kept, its.fields)] if kept.fields else [own], 2)
-    return [*rows, *_files_parts(files)]
+    state: _State = same_objects("trace.state", (), _State)
+    try:
+        return _trace_parts(state, project, artifacts)
+    finally:
+        state.end_build()
 
 
-def _gather_file(sources: dict[str, _Sources], of_project: list[Any], file: _File) -> None:
-    if file.project is not None:
-        of_project += (file.project, None, None)
-    for name, entry, fields in file.entities:
-        found = sources.get(name)
-        if found is None:  # not an entity of the model (`reframe.session`)
+def _trace_parts(state: _State, project: ir.Project, artifacts: Sequence[Artifact]) -> list[bytes]:
+    declared, heads = _entities(state, project)
+    sources: dict[str, list[Any]] = {PROJECT_ORIGIN: [], **{name: [] for name in heads}}
+    # In path order: each element lists its files in that order.
+    files = [_gathered(state, sources, a, at == 0) for at, a in enumerate(artifacts)]
+    parts = [_OPEN, *_runs(state, "declared", declared), _ELEMENTS]
+    parts.append(_owner_rows(state, PROJECT_ORIGIN, _PROJECT_HEADS, sources[PROJECT_ORIGIN]))
+    parts += [_owner_rows(state, name, kept, sources[name]) for name, kept in heads.items()]
+    parts.append(_FILES)
+    parts += _files_parts(state, files)
+    parts.append(_CLOSE)
+    return parts
+
+
+def _entities(state: _State, project: ir.Project) -> tuple[list[bytes], dict[str, _Heads]]:
+    """Each entity's row of `declared_at`, and its heads: kept while the entity is the same
+    object, or says the same (an entity that moved is a new object)."""
+    rows = []
+    heads = {}
+    for entity in project.entities:
+        found = state.entities.get(entity.name)
+        if found is None or found[0] is not entity:
+            row = b',\n    %b: "%b"' % (to_json(entity.name), str(entity.loc).encode())
+            made = _entity_heads(entity)
+            if found is not None:  # keep the objects of last build when they say the same
+                row = found[1] if found[1] == row else row
+                made = found[2] if found[2] == made else made
+            found = (entity, row, made)
+        state.entities.put(entity.name, found)
+        rows.append(found[1])
+        heads[entity.name] = found[2]
+    return rows, heads
+
+
+def _owner_rows(state: _State, name: str, heads: _Heads, sources: list[Any]) -> bytes:
+    found = state.rows.get(name)
+    if found is None or found[0] is not heads or found[1] != sources:
+        found = (heads, sources, _rows(heads, sources))
+    state.rows.put(name, found)
+    return found[2]
+
+
+#: A file's row of `files` in parts, and whether it ends a run of rows (a file in pieces
+#: has parts of its own).
+_FileRow = tuple[tuple[bytes, ...], bool]
+
+
+def _gathered(
+    state: _State, sources: dict[str, list[Any]], artifact: Artifact, first: bool
+) -> _FileRow:
+    """Add what the file says of each owner to its sources; its row of `files`."""
+    if isinstance(artifact, PiecedArtifact):
+        return _gathered_pieces(state, sources, artifact, first)
+    file = state.file(artifact)
+    for owner, told in file.said.items():
+        found = sources.get(owner)
+        if found is not None:  # else not an element of the model (`reframe.session`)
+            found += (file.path, None, told)
+    return (file.row,), file.ends_run
+
+
+def _gathered_pieces(
+    state: _State, sources: dict[str, list[Any]], artifact: PiecedArtifact, first: bool
+) -> _FileRow:
+    head, named = state.pieced_file(artifact, first)
+    path = to_json(artifact.path)
+    local: dict[str, list[Any]] = {owner: [path, told] for owner, told in named.items()}
+    traced: list[tuple[int, bytes]] = []
+    for placed in artifact.placed:
+        read = _piece_trace(placed.piece)
+        if not read.owners:
             continue
-        if entry is not None:
-            found.entity += (entry, None, None)
-        if fields:
-            found.fields += (file.prefix.template, fields, _START)
-
-
-def _gather_pieces(
-    sources: dict[str, _Sources], of_project: list[Any], prefix: _Prefix, artifact: PiecedArtifact
-) -> None:
-    """What each piece says, where it landed; the file's origins first (they have an
-    entry each, lines or not)."""
-    named = (_said((), artifact.origins), _START)
-    for what, placed in chain([named], ((p.piece.said, p) for p in artifact.placed)):
-        if what.project is not None:
-            of_project += (prefix, what.project, placed)
-        for name, numbers, fields in what.entities:
-            found = sources.get(name)
+        traced.append((placed.before, read.owners))
+        for owner, told in read.said.items():
+            found = local.get(owner)
             if found is None:
-                continue
-            if numbers is not None:
-                found.entity += (prefix, numbers, placed)
-            if fields:
-                found.fields += (prefix.template, fields, placed)
+                found = local[owner] = [path, None]
+            found.append(told)
+    for owner, found in local.items():
+        into = sources.get(owner)
+        if into is not None:
+            into += found
+    chunks = [traced[at : at + _RUN] for at in range(0, len(traced), _RUN)]
+    table = [
+        state.made_of(("parts", artifact.path, at), chunk, _table(chunk, at == 0))
+        for at, chunk in enumerate(chunks)
+    ]
+    return (head, *table, b"]}"), True
 
 
-def _files_parts(files: list[tuple[tuple[bytes, ...], Run]]) -> list[bytes]:
-    """`files` in parts: runs of rows, each kept while its rows are; a pieced file's row
-    in parts of its own."""
-    if not files:
-        return [_FILES + b"{}\n}\n"]
+def _table(chunk: list[tuple[int, bytes]], first: bool) -> Callable[[], bytes]:
+    """Rows of a file's `parts`: `[lines before the piece, owners...]`."""
+
+    def join() -> bytes:
+        rows = b",".join([b"[%d%b]" % row for row in chunk])
+        return rows if first else b"," + rows
+
+    return join
+
+
+def _runs(state: _State, rule: str, rows: list[bytes]) -> list[bytes]:
+    """`rows` in parts of `_RUN`, each the same object as last build's while its rows are."""
+    runs = [rows[at : at + _RUN] for at in range(0, len(rows), _RUN)]
+    return [state.joined((rule, at), run, partial(b"".join, run)) for at, run in enumerate(runs)]
+
+
+def _files_parts(state: _State, files: list[_FileRow]) -> list[bytes]:
+    """`files` in parts: runs of rows, each kept while its rows are; a file in pieces's
+    row in parts of its own."""
     parts: list[bytes] = []
     run: list[bytes] = []
 
     def end_run() -> None:
         if run:
-            first = not parts
-            rule = "trace.first_rows" if first else "trace.rows"
-            parts.append(same_objects(rule, tuple(run), partial(_run, list(run), first)))
+            rows, first = tuple(run), not parts
+            parts.append(state.joined(("files", rows[0]), rows, lambda: _run(rows, first)))
             run.clear()
 
-    for row, where in files:
-        if where == "alone":
+    for row, ends_run in files:
+        if len(row) > 1:  # a file in pieces
             end_run()
-            head, *rest = row
-            parts += [(_ROWS if parts else _FILES + b"{\n") + head, *rest]
+            parts += row
             continue
         run += row
-        if where == "last":
+        if ends_run:
             end_run()
     end_run()
-    return [*parts, b"\n  }\n}\n"]
+    return parts
 
 
-def _run(rows: list[bytes], first: bool) -> bytes:
-    return (_FILES + b"{\n" if first else _ROWS) + _ROWS.join(rows)
+def _run(rows: tuple[bytes, ...], first: bool) -> bytes:
+    return (b"" if first else _ROWS) + _ROWS.join(rows)
 
 
 def trace_json(project: ir.Project, artifacts: Sequence[Artifact]) -> bytes:
@@ -566,3 +484,35 @@ def trace_artifact(project: ir.Project, artifacts: Sequence[Artifact]) -> Artifa
         rule="trace",
         reason="maps every model element to the artifacts and lines derived from it",
     )
+
+
+# Reading it ---------------------------------------------------------------------------------
+
+
+def declared_at(trace: dict[str, Any], name: str) -> str:
+    """Where an element is declared (`file:line`), from a trace.json of version 2."""
+    entity = name.partition(".")[0]
+    if name == entity:
+        return str(trace["declared_at"][entity])
+    said = str(trace["elements"][name]["declared_at"])
+    if said[:1] not in "+-":
+        return said
+    file, _, line = str(trace["declared_at"][entity]).rpartition(":")
+    return f"{file}:{int(line) + int(said)}"
+
+
+def element_artifacts(trace: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """An element's artifacts, each with its rule, reason and lines counted from the file's
+    first line: `{"path", "rule", "reason", "lines": [[start, end]]}`."""
+    owner = name.partition(".")[0]
+    found = []
+    for entry in trace["elements"][name]["artifacts"]:
+        file = trace["files"][entry["path"]]
+        befores = [row[0] for row in file.get("parts", ()) if owner in row[1:]] or [0]
+        lines = [
+            [befores[part] + start, befores[part] + end] for part, start, end in entry["lines"]
+        ]
+        found.append(
+            {"path": entry["path"], "rule": file["rule"], "reason": file["reason"], "lines": lines}
+        )
+    return found

@@ -112,6 +112,37 @@ def test_a_field_added_hands_over_parts_of_the_files_without_line_numbers(
 LINES_GIVEN = ("trace.json", "ir.json")
 
 
+@pytest.mark.parametrize("serial", range(4, 6))
+def test_a_field_added_renews_a_small_part_of_trace_json(session: Session, serial: int) -> None:
+    """A field added to the first entity of a model file moves the model lines of every
+    entity below it, and the lines of every entity after it in each whole-project file.
+    trace.json gives them relative to their entity (docs/trace.md): what is new is the
+    changed entity's rows and the small tables of where the others are."""
+    project = session.project_dir
+    before, _ = session.generate()
+
+    firsts = first_entities(project)
+    changed = firsts[serial % len(firsts)]
+    edit(project, changed, "add", serial)
+    after, _ = session.generate()
+
+    trace = next(a for a in after.artifacts if a.path == "trace.json")
+    fresh = new_bytes(before.artifacts, after.artifacts)["trace.json"]
+    assert fresh < 24_000 < len(trace.content) / 10, (fresh, len(trace.content))
+    # Moved, not changed: the rows of the entities below the changed one are the same parts.
+    kept = {id(part) for part in pieces(before.artifacts)["trace.json"]}
+    model_file = after.project.entity(changed).loc.file
+    moved = [e.name for e in after.project.entities if e.loc.file == model_file]
+    rows = {name: _row_of(trace, name) for name in moved if name != changed}
+    assert len(rows) > 2 and all(id(row) in kept for row in rows.values())
+
+
+def _row_of(trace: Artifact, entity: str) -> bytes:
+    """The part of trace.json holding the entity's row (and its fields')."""
+    head = b',\n    "%b": {' % entity.encode()
+    return next(part for part in trace.parts if part.startswith(head))
+
+
 def test_gen_devs_builds_are_frozen_out_of_the_collectors_way_until_collected(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,7 @@ from compiler.compile import compile_project
 from generators.base import Artifact
 from generators.pipeline import generate
 from generators.registry import GeneratorError, load_generators, run_generators
+from generators.trace import declared_at, element_artifacts
 from generators.ui import RUNTIME_FILES
 from hookfs.store import HookStore
 from hookfs.writer import write_snapshot
@@ -172,18 +173,48 @@ def test_a_failing_generator_writes_nothing(
 def test_trace_maps_fields_to_their_lines_in_ir_json(example_copy: Path) -> None:
     generate(example_copy)
     trace = json.loads((example_copy / "generated" / "trace.json").read_text())
+    assert trace["trace_version"] == 2
+    assert trace["declared_at"]["Invoice"].startswith("domain/invoices.model.py:")
     status = trace["elements"]["Invoice.status"]
-    assert status["declared_at"].startswith("domain/invoices.model.py:")
+    assert status["declared_at"].startswith("+")  # lines below its entity's declaration
+    model = (example_copy / "domain" / "invoices.model.py").read_text().splitlines()
+    _, line = declared_at(trace, "Invoice.status").split(":")
+    assert model[int(line) - 1].strip().startswith('"status":')
     assert [a["path"] for a in status["artifacts"]] == [
         "db/schema.postgres.sql",
         "db/tables.py",
         "ir.json",
     ]
-    artifact = status["artifacts"][2]
-    ((start, end),) = artifact["lines"]
+    # Lines count from Invoice's part of ir.json, which `parts` places in the file.
+    ((part, start, end),) = status["artifacts"][2]["lines"]
+    before = [row[0] for row in trace["files"]["ir.json"]["parts"] if "Invoice" in row[1:]]
+    start, end = before[part] + start, before[part] + end
     lines = (example_copy / "generated" / "ir.json").read_text().splitlines()
     assert '"name": "status"' in "\n".join(lines[start - 1 : end])
     assert '"name": "status"' not in "\n".join(lines[: start - 1][-3:])
+    assert element_artifacts(trace, "Invoice.status")[2] == {
+        "path": "ir.json",
+        "rule": "ir.json",
+        "reason": trace["files"]["ir.json"]["reason"],
+        "lines": [[start, end]],
+    }
+
+
+def test_trace_gives_every_elements_lines_in_every_file(example_copy: Path) -> None:
+    """Read back (`element_artifacts`), trace.json's relative lines are the generated files'
+    own: each element's regions, where they are in the file."""
+    built, _ = generate(example_copy)
+    by_path = {a.path: a for a in built.artifacts}
+    trace = json.loads(by_path["trace.json"].content)
+    for name in trace["elements"]:
+        for entry in element_artifacts(trace, name):
+            regions = by_path[entry["path"]].regions
+            assert entry["lines"] == [[r.start, r.end] for r in regions if r.origin == name]
+            assert entry["rule"] == by_path[entry["path"]].rule
+    for entity in built.project.entities:
+        assert declared_at(trace, entity.name) == str(entity.loc)
+        for field in entity.fields:
+            assert declared_at(trace, f"{entity.name}.{field.name}") == str(field.loc)
 
 
 def test_ir_json_is_the_models_dump_and_each_entity_and_field_has_its_lines(

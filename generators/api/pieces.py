@@ -15,9 +15,9 @@ kept by `same_value`, and what does not depend on it at all by `constant`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
-from generators.base import Artifact, Region
+from generators.base import Artifact, Piece, pieced
 from hookfs.graph import same_objects
 
 R = TypeVar("R")
@@ -39,45 +39,18 @@ def constant(rule: str, make: Callable[[], R]) -> R:
     return same_objects(rule, (), make)
 
 
-class Piece(NamedTuple):
-    """A part of a file, whole lines, and how many: counted once, where it is made."""
-
-    data: bytes
-    lines: int
-
-
-def piece(text: str) -> Piece:
-    return Piece(text.encode(), text.count("\n"))
-
-
 class Parts:
-    """A file in parts (`Artifact.joined`), with the lines each model element's parts hold."""
+    """A file in pieces (`pieced`): constant parts, and pieces whose regions say which model
+    element made their lines (`piece`, `lines_piece`)."""
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.regions: list[Region] = []
-        self._lines = 0
+        self.pieces: list[Piece] = []
 
-    def add(self, part: bytes) -> None:
-        """Add `part`, whole lines that no model element made alone."""
-        self.parts.append(part)
-        self._lines += part.count(b"\n")
+    def add(self, part: Piece) -> None:
+        self.pieces.append(part)
 
-    def add_each(self, pieces: Iterable[Piece], origins: Iterable[str], blank: int = 0) -> None:
-        """Add each piece, made by its origin but for its first `blank` lines."""
-        parts, regions, lines = self.parts, self.regions, self._lines
-        for (data, count), origin in zip(pieces, origins, strict=True):
-            parts.append(data)
-            regions.append(Region(lines + 1 + blank, lines + count, origin))
-            lines += count
-        self._lines = lines
-
-    def add_lines(self, part: bytes, origins: tuple[str, ...]) -> None:
-        """Add `part`, one line per origin."""
-        lines = self._lines
-        self.regions += [Region(lines + i, lines + i, o) for i, o in enumerate(origins, 1)]
-        self.parts.append(part)
-        self._lines += len(origins)
+    def add_each(self, pieces: Iterable[Piece]) -> None:
+        self.pieces += pieces
 
     def artifact(self, path: str, origins: tuple[str, ...], rule: str, reason: str) -> Artifact:
-        return Artifact.joined(path, self.parts, origins, rule, reason, tuple(self.regions))
+        return pieced(path, self.pieces, origins, rule, reason)

@@ -27,9 +27,9 @@ from typing import NamedTuple
 
 from compiler import ir
 from generators.api import operation_ids
-from generators.api.pieces import Parts, Piece, constant, piece, same_value
+from generators.api.pieces import Parts, constant, same_value
 from generators.api.shapes import action_input_name
-from generators.base import PROJECT_ORIGIN, Artifact
+from generators.base import PROJECT_ORIGIN, Artifact, Piece, lines_piece, piece
 from generators.client.invalidation import Links, Target, links_of, map_of_links
 from generators.client.shapes import (
     TsField,
@@ -127,9 +127,9 @@ def _errors() -> Artifact:
     )
 
 
-def _lines(*texts: str) -> bytes:
+def _lines(*texts: str) -> Piece:
     """`texts`, one after the other on lines of their own: a part of a file."""
-    return ("\n".join(texts) + "\n").encode()
+    return Piece(("\n".join(texts) + "\n").encode())
 
 
 # One entity's pieces ---------------------------------------------------------------------
@@ -175,9 +175,9 @@ def _pieces(project: ir.Project, entity: ir.Entity) -> _Pieces:
     rule_ids = tuple(rule.id for rule, _ in chosen)
     type_names, links = _type_names(entity), links_of(entity)
     return _Pieces(
-        types=piece(f"\n{_entity_types(project, entity)}\n"),
-        hooks=piece(f"\n{_entity_hooks(project, entity)}\n"),
-        functions=piece(f"{_client_functions(project, entity)}\n"),
+        types=piece(f"\n{_entity_types(project, entity)}\n", entity.name, blank=1),
+        hooks=piece(f"\n{_entity_hooks(project, entity)}\n", entity.name, blank=1),
+        functions=piece(f"{_client_functions(project, entity)}\n", entity.name),
         left_out=left_out.encode(),
         rules="".join(f"{function}\n" for _, function in chosen).encode(),
         table=table.encode(),
@@ -266,7 +266,7 @@ export type ListParams<F, S extends string, I extends string> = {
 def _types(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, ...]) -> Artifact:
     out = Parts()
     out.add(same_value("client.types.head", names, partial(_types_head, names)))
-    out.add_each((p.types for p in pieces), names, blank=1)
+    out.add_each(p.types for p in pieces)
     return out.artifact(
         "client/types.ts",
         origins,
@@ -275,7 +275,7 @@ def _types(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, ..
     )
 
 
-def _types_head(names: tuple[str, ...]) -> bytes:
+def _types_head(names: tuple[str, ...]) -> Piece:
     union = " | ".join(json.dumps(name) for name in names) or "never"
     return _lines(
         HEADER.format(rule="client.types", what="the types of every entity over HTTP"),
@@ -386,7 +386,7 @@ def _key(name: str) -> str:
 def _client(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, ...]) -> Artifact:
     out = Parts()
     out.add(constant("client.client.head", _client_head))
-    out.add_each((p.functions for p in pieces), names)
+    out.add_each(p.functions for p in pieces)
     out.add(CLIENT_TAIL)
     return out.artifact(
         "client/client.ts",
@@ -396,7 +396,7 @@ def _client(names: tuple[str, ...], pieces: list[_Pieces], origins: tuple[str, .
     )
 
 
-def _client_head() -> bytes:
+def _client_head() -> Piece:
     transport = RUNTIME.joinpath("transport.ts").read_text(encoding="utf-8")
     return _lines(
         HEADER.format(rule="client.client", what="a fetch client, one function per operation id"),
@@ -555,11 +555,11 @@ def _hooks(
 ) -> Artifact:
     out = Parts()
     out.add(HOOKS_HEAD)
-    out.add_lines(same_value("client.query_keys", names, partial(_query_keys, names)), names)
+    out.add(same_value("client.query_keys", names, partial(_query_keys, names)))
     out.add(INVALIDATION_HEAD)
-    out.add_each(invalidation, names)
+    out.add_each(invalidation)
     out.add(INVALIDATION_TAIL)
-    out.add_each((p.hooks for p in pieces), names, blank=1)
+    out.add_each(p.hooks for p in pieces)
     return out.artifact(
         "client/hooks.ts",
         origins,
@@ -568,8 +568,11 @@ def _hooks(
     )
 
 
-def _query_keys(names: tuple[str, ...]) -> bytes:
-    return "".join(f"  {camel(name)}: keysOf({json.dumps(name)}),\n" for name in names).encode()
+def _query_keys(names: tuple[str, ...]) -> Piece:
+    """Its line of `queryKeys` for each entity."""
+    return lines_piece(
+        "".join(f"  {camel(name)}: keysOf({json.dumps(name)}),\n" for name in names), names
+    )
 
 
 def _invalidation(pieces: list[_Pieces]) -> tuple[Piece, ...]:
@@ -586,7 +589,7 @@ def _invalidation(pieces: list[_Pieces]) -> tuple[Piece, ...]:
                     text = rendered[t] = _target(t.json())
                 texts.append(text)
             lines.append(f"    {change}: [{', '.join(texts)}],\n")
-        entries.append(piece(f"  {entity}: {{\n{''.join(lines)}  }},\n"))
+        entries.append(piece(f"  {entity}: {{\n{''.join(lines)}  }},\n", entity))
     return tuple(entries)
 
 

@@ -18,12 +18,11 @@ from functools import partial
 from typing import NamedTuple
 
 from compiler import ir
-from generators.base import PROJECT_ORIGIN, Artifact, Region
+from generators.base import PROJECT_ORIGIN, Artifact, Piece, Region, pieced
 from generators.db import ddl
 from generators.db.lower import Unit, lower_units
 from generators.db.metadata import tables_head, tables_pieces
 from generators.db.schema import Table
-from generators.trace import Piece, pieced
 from hookfs.graph import same_objects
 
 SCHEMA_PATH = "db/schema.postgres.sql"

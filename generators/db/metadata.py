@@ -23,12 +23,11 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from itertools import chain
 
-from generators.base import Region
+from generators.base import Piece, Region
 from generators.db import ddl
 from generators.db.lower import Unit
 from generators.db.pysource import Group, keyword, place, python_string
 from generators.db.schema import Column, EnumType, Index, IndexElement, Schema, Table
-from generators.trace import Piece
 from hookfs.graph import same_objects
 
 #: Postgres spellings (as `Column.type` holds them) -> SQLAlchemy types.

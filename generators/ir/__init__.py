@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from compiler import ir
-from generators.base import PROJECT_ORIGIN, Region
-from generators.trace import Piece, PiecedArtifact, pieced
+from generators.base import PROJECT_ORIGIN, Piece, PiecedArtifact, Region, pieced
 from hookfs.graph import incremental, same_objects
 
 # pydantic's indent=2 layout puts each entity object at 4 spaces inside
@@ -62,7 +61,7 @@ def ir_json(project: ir.Project) -> tuple[str, tuple[Region, ...]]:
     out (a quarter of the bytes); loading fills them back in.
     """
     (artifact,) = IrGenerator().generate(project)
-    return artifact.content.decode(), artifact.regions
+    return artifact.content.decode(), tuple(artifact.regions)
 
 
 def ir_pieces(project: ir.Project) -> list[Piece]:

@@ -10,15 +10,34 @@ import { useEffect, useState } from "react";
 import { entityNamed } from "./context";
 import type { AppMeta } from "./meta";
 
-type TraceArtifact = { readonly path: string; readonly rule: string; readonly reason: string };
+// trace.json, version 2 (docs/trace.md): what the inspector reads of it.
+type TraceArtifact = { readonly path: string };
 type TraceElement = {
   readonly kind: string;
   readonly uid?: string;
-  readonly declared_at: string;
+  /** A field's: `+N` (N lines below its entity's declaration), or `file:line`. */
+  readonly declared_at?: string;
   readonly origin?: string;
   readonly artifacts: readonly TraceArtifact[];
 };
-type Trace = { readonly elements: Readonly<Record<string, TraceElement>> };
+type TraceFile = { readonly rule: string; readonly reason: string };
+type Trace = {
+  readonly trace_version: number;
+  /** The project's and each entity's `file:line`. */
+  readonly declared_at: Readonly<Record<string, string>>;
+  readonly elements: Readonly<Record<string, TraceElement>>;
+  readonly files: Readonly<Record<string, TraceFile>>;
+};
+
+/** Where an element was declared, as `file:line`. */
+function declaredAt(trace: Trace, name: string): string | undefined {
+  const [entity] = name.split(".", 1);
+  const own = trace.declared_at[entity];
+  const said = name === entity ? own : trace.elements[name]?.declared_at;
+  if (said === undefined || own === undefined || !/^[+-]\d+$/.test(said)) return said;
+  const at = own.lastIndexOf(":");
+  return `${own.slice(0, at)}:${Number(own.slice(at + 1)) + Number(said)}`;
+}
 
 /** What was clicked: a field's widget or a whole view, as the page marks them. */
 type Picked = {
@@ -105,8 +124,13 @@ function Explained(props: { picked: Picked; trace: Trace | string | null; app: A
   if (typeof trace === "string") return <p role="alert">The trace could not be read: {trace}</p>;
   const [entityName, member] = picked.name.split(/[.]/, 2);
   const entity = entityNamed(app, entityName);
-  const element = trace.elements[picked.kind === "field" ? picked.name : entityName];
-  const made = trace.elements[entityName]?.artifacts.find((a) => a.rule === "ui.entity");
+  const elementName = picked.kind === "field" ? picked.name : entityName;
+  const element = trace.elements[elementName];
+  const declared = element ? declaredAt(trace, elementName) : undefined;
+  const module = trace.elements[entityName]?.artifacts.find(
+    (a) => trace.files[a.path]?.rule === "ui.entity",
+  );
+  const made = module ? { path: module.path, ...trace.files[module.path] } : undefined;
   const field = picked.kind === "field" ? entity?.fields.find((f) => f.name === member) : undefined;
   return (
     <dl>
@@ -116,7 +140,7 @@ function Explained(props: { picked: Picked; trace: Trace | string | null; app: A
       </dd>
       <dt>Declared at</dt>
       <dd>
-        <code>{element?.declared_at ?? "not in the trace"}</code>
+        <code>{declared ?? "not in the trace"}</code>
         {element?.origin && element.origin !== "declared" ? ` (${element.origin})` : ""}
       </dd>
       <dt>IR node</dt>
