@@ -12,11 +12,12 @@ from pathlib import Path
 from compiler import ir, naming
 from compiler.builtins import BUILTIN_NAMES, builtin_entities
 from compiler.diagnostics import CompileError, Diagnostics
-from compiler.dsl.declarations import EntityDecl
+from compiler.dsl.declarations import Declarations, EntityDecl
 from compiler.load import LoadedFile, LoadedProject, load_project
 from compiler.passes import PASSES
 from compiler.passes.context import PassContext
 from compiler.passes.reuse import EntityReuse
+from compiler.relocate import relocated
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,29 @@ def _compile(
     if loaded.config is None:
         diagnostics.raise_if_any()
     assert loaded.config is not None
+    loading_errors = list(diagnostics.items)
+    project = _passes(loaded, loaded.declarations, diagnostics, reuse, bool(loaded.moved))
+    if diagnostics and loaded.moved:
+        # Moved declarations still carry the lines they were made at: errors name the
+        # lines where things are now, so the declarations as made this time run instead.
+        diagnostics = Diagnostics(loading_errors)
+        project = _passes(loaded, loaded.as_declared(), diagnostics, None, False)
+    diagnostics.raise_if_any()
+    if loaded.moved:
+        project = _relocated(project, loaded.moved, reuse)
+    return Compiled(project=project, loaded=loaded, reuse=reuse)
+
+
+def _passes(
+    loaded: LoadedProject,
+    declarations: Declarations,
+    diagnostics: Diagnostics,
+    reuse: EntityReuse | None,
+    stop_at_error: bool,
+) -> ir.Project:
+    """Run the passes over `declarations` (or until the first error, when told)."""
     config = loaded.config
+    assert config is not None
     builtins = (
         reuse.kept("builtins", lambda: builtin_entities(config))
         if reuse
@@ -88,40 +111,66 @@ def _compile(
     )
     ctx = PassContext(
         config=config,
-        entities=_entities_by_name(builtins, loaded, diagnostics),
-        policy_files=list(loaded.declarations.policies),
+        entities=_entities_by_name(builtins, declarations, diagnostics),
+        policy_files=list(declarations.policies),
         diagnostics=diagnostics,
         reuse=reuse,
     )
     # An entity refused here (a table clash) is reported once; uses of it stay quiet.
     ctx.broken.update(
         decl.name
-        for decl in loaded.declarations.entities
+        for decl in declarations.entities
         if isinstance(decl.name, str) and decl.name not in ctx.entities
     )
     project = ir.Project(
         app=ir.AppConfig(
-            name=loaded.config.app.name,
-            roles=loaded.config.app.roles,
-            tenancy=loaded.config.app.tenancy,
-            auth_providers=loaded.config.auth.providers,
+            name=config.app.name,
+            roles=config.app.roles,
+            tenancy=config.app.tenancy,
+            auth_providers=config.auth.providers,
         ),
         entities=(),
-        theme=_theme(loaded, diagnostics),
+        theme=_theme(declarations, diagnostics),
     )
     for run in PASSES:
+        if stop_at_error and diagnostics:
+            break
         project = run(project, ctx)
-    diagnostics.raise_if_any()
-    return Compiled(project=project, loaded=loaded, reuse=reuse)
+    return project
+
+
+def _relocated(
+    project: ir.Project, moved: Mapping[str, tuple[str, int]], reuse: EntityReuse | None
+) -> ir.Project:
+    """`project` with what was made of each moved declaration moved to where it is now."""
+
+    def move(entity: ir.Entity) -> ir.Entity:
+        where = moved.get(entity.name)
+        if where is None:
+            return entity
+        return reuse.relocated(entity, *where) if reuse else relocated(entity, *where)
+
+    order = {entity.name: i for i, entity in enumerate(project.entities)}
+
+    def move_table(table: ir.JoinTable) -> ir.JoinTable:
+        # Made from the field of the first entity it serves (passes/relations.py).
+        maker = min((q.partition(".")[0] for q in table.serves), key=order.__getitem__)
+        where = moved.get(maker)
+        return relocated(table, *where) if where else table
+
+    return project.replace(
+        entities=tuple(map(move, project.entities)),
+        join_tables=tuple(map(move_table, project.join_tables)),
+    )
 
 
 def _entities_by_name(
-    builtins: list[EntityDecl], loaded: LoadedProject, diagnostics: Diagnostics
+    builtins: list[EntityDecl], declarations: Declarations, diagnostics: Diagnostics
 ) -> dict[str, EntityDecl]:
     """Declarations by name; a repeated name or table is an error at the second one."""
     found: dict[str, EntityDecl] = {decl.name: decl for decl in builtins}
     tables: dict[str, EntityDecl] = {naming.table_name(d.name): d for d in builtins}
-    for decl in loaded.declarations.entities:
+    for decl in declarations.entities:
         name = decl.name if isinstance(decl.name, str) else repr(decl.name)
         earlier = found.get(name)
         if earlier is not None:
@@ -155,9 +204,9 @@ def _entities_by_name(
 __all__ = ["CompileError", "Compiled", "compile_project"]
 
 
-def _theme(loaded: LoadedProject, diagnostics: Diagnostics) -> ir.Theme | None:
+def _theme(declarations: Declarations, diagnostics: Diagnostics) -> ir.Theme | None:
     """The tokens of `ui/theme.py`'s one `theme(...)` call, if any."""
-    themes = loaded.declarations.themes
+    themes = declarations.themes
     for extra in themes[1:]:
         diagnostics.error(
             extra.loc,

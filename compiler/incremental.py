@@ -4,7 +4,9 @@ A `Recompiler` keeps what its last good compile loaded and computed: each
 model file's declarations (with the source that made them) and the passes'
 per-entity results (compiler/passes/reuse.py). The next compile runs again
 only the model files whose source changed, and the per-entity pass steps
-whose entity, or something they looked up, changed. When an input that any
+whose entity, or something they looked up, changed. A declaration that says what
+it said before, lines further down (a line added above it), is not compiled again:
+what was made of it is moved down (compiler/relocate.py). When an input that any
 model file may read changed (gen.toml, a helper module of the project),
 everything runs again.
 
@@ -37,7 +39,8 @@ class Recompiler:
         last = self._last if others == self._others else None
         # Files that import helper modules run together: a helper runs in the first file
         # that imports it, and what it declares is that file's (tests: a shared helper).
-        files = last.loaded.by_file if last and not last.loaded.helpers else None
+        # An empty mapping the first time: the load notes what a later one compares with.
+        files = None if last and last.loaded.helpers else last.loaded.by_file if last else {}
         with fewer_gc_pauses():
             compiled = compile_project(
                 self.root, files=files, reuse=EntityReuse(last.reuse if last else None)

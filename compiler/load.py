@@ -19,7 +19,7 @@ from compiler.bytecode import BytecodeCache
 from compiler.config import ProjectConfig, load_config
 from compiler.diagnostics import Diagnostics
 from compiler.dsl.declarations import Declarations, EntityDecl, collecting
-from compiler.dsl.same import same_declaration
+from compiler.dsl.same import Print, lines_moved, printed, same_declaration
 from compiler.expr import DslUsageError
 from compiler.source import SourceLoc, project_root, relative_file
 
@@ -37,12 +37,25 @@ class LoadedFile:
 
     source: str
     declarations: Declarations
+    #: What a compile is given: `declarations`, with each one that says what an earlier
+    #: run of the file declared (maybe lines away) replaced by that earlier object.
+    given: Declarations | None = None
+    #: Lines each of `given.entities` now sits below the line its object was made at.
+    moved: tuple[int, ...] = ()
+    #: `printed(decl, decl.loc)` of each of `given.entities` (compiler/dsl/same.py).
+    prints: tuple[Print, ...] = ()
+
+    @property
+    def compiled(self) -> Declarations:
+        """What a compile is given."""
+        return self.given if self.given is not None else self.declarations
 
 
 @dataclass(frozen=True)
 class LoadedProject:
     root: Path
     config: ProjectConfig | None
+    #: What a compile is given (see LoadedFile.given), in load order.
     declarations: Declarations
     #: Every file read, relative to the root, in load order.
     files: tuple[str, ...]
@@ -52,6 +65,13 @@ class LoadedProject:
     by_file: Mapping[str, LoadedFile] = field(default_factory=dict)
     #: Modules of the project the model files imported (helpers), by name.
     helpers: tuple[str, ...] = ()
+    #: Entities of `declarations` made that many lines above where they are now declared,
+    #: by name: the compile moves what it makes of them down (compiler/relocate.py).
+    moved: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+
+    def as_declared(self) -> Declarations:
+        """The declarations as the files made them this time, none moved."""
+        return _merged(f.declarations for f in self.by_file.values())
 
 
 def model_files(root: Path) -> list[Path]:
@@ -69,9 +89,9 @@ def load_project(
 ) -> LoadedProject:
     """Run every model file; `reuse`: files of an earlier load, kept where the source is the same.
 
-    Only pass `reuse` when nothing else a model file can read changed (gen.toml,
-    helper modules of the project), and when no model file imports a helper module
-    (a helper runs again in whichever file imports it first, and may declare
+    Only pass `reuse` (an empty one the first time) when nothing else a model file can read
+    changed (gen.toml, helper modules of the project), and when no model file imports a
+    helper module (a helper runs again in whichever file imports it first, and may declare
     entities): compiler/incremental.py decides that.
     """
     root = root.resolve()
@@ -91,58 +111,92 @@ def load_project(
         for path in files:
             relative = path.relative_to(root).as_posix()
             source = path.read_text(encoding="utf-8")
-            earlier = (reuse or {}).get(relative)
+            earlier = reuse.get(relative) if reuse is not None else None
             if earlier is not None and earlier.source == source:
                 by_file[relative] = earlier
                 continue
             own = Declarations()
             with collecting(own):
                 _exec_model_file(path, source, bytecode, diagnostics)
-            if earlier is not None:
-                own = _earlier_where_same(own, earlier.declarations)
-            by_file[relative] = LoadedFile(source, own)
+            by_file[relative] = (
+                _beside_earlier(source, own, earlier)
+                if reuse is not None
+                else LoadedFile(source, own)
+            )
     return LoadedProject(
         root=root,
         config=config,
-        declarations=_merged(by_file.values()),
+        declarations=_merged(f.compiled for f in by_file.values()),
         files=tuple(by_file),
         bytecode=bytecode,
         by_file=by_file,
         helpers=tuple(sorted(importable.forgotten)),
+        moved=_moved(by_file.values()),
     )
 
 
-def _earlier_where_same(now: Declarations, earlier: Declarations) -> Declarations:
-    """`now`, with each declaration the file made before as it is now replaced by the
-    earlier object (compiler/dsl/same.py): what a compile reuses stays reused."""
-    before = {decl.name: decl for decl in earlier.entities if isinstance(decl.name, str)}
-
-    def kept(decl: EntityDecl) -> EntityDecl:
-        old = before.get(decl.name) if isinstance(decl.name, str) else None
-        return old if old is not None and same_declaration(old, decl) else decl
-
-    return Declarations(
-        entities=[kept(decl) for decl in now.entities],
-        policies=_kept_at(now.policies, earlier.policies),
-        themes=_kept_at(now.themes, earlier.themes),
+def _beside_earlier(source: str, now: Declarations, earlier: LoadedFile | None) -> LoadedFile:
+    """The file as it ran now; each entity declaration that says what one of `earlier` said
+    is given to the compile as that earlier object: what the compile made of it is reused."""
+    prints = tuple(printed(decl, decl.loc) for decl in now.entities)
+    if earlier is None:
+        return LoadedFile(source, now, None, (0,) * len(prints), prints)
+    before = earlier.compiled
+    by_name = {decl.name: i for i, decl in enumerate(before.entities) if isinstance(decl.name, str)}
+    # A policy() in a model file puts its lines into an entity's rules: that entity's
+    # results cannot be moved with it (compiler/relocate.py), so it is compiled again.
+    may_move = not now.policies
+    given: list[EntityDecl] = []
+    moved: list[int] = []
+    for decl, print_ in zip(now.entities, prints, strict=True):
+        i = by_name.pop(decl.name, None) if isinstance(decl.name, str) else None
+        lines = None if i is None else lines_moved(decl, print_, *_printed_at(earlier, i))
+        if i is not None and lines is not None and (lines == 0 or may_move):
+            given.append(before.entities[i])
+            moved.append(lines)
+        else:
+            given.append(decl)
+            moved.append(0)
+    kept = Declarations(
+        entities=given,
+        policies=_kept_at(now.policies, before.policies),
+        themes=_kept_at(now.themes, before.themes),
     )
+    return LoadedFile(source, now, kept, tuple(moved), prints)
+
+
+def _printed_at(loaded: LoadedFile, i: int) -> tuple[EntityDecl, Print]:
+    """The `i`-th entity a compile was given for the file, and its print."""
+    decl = loaded.compiled.entities[i]
+    return decl, loaded.prints[i] if i < len(loaded.prints) else printed(decl, decl.loc)
+
+
+def _moved(files: Iterable[LoadedFile]) -> dict[str, tuple[str, int]]:
+    """(file, lines) by entity name, for each entity given to the compile lines above
+    where it is now declared."""
+    return {
+        decl.name: (decl.loc.file, lines)
+        for loaded in files
+        for decl, lines in zip(loaded.compiled.entities, loaded.moved, strict=False)
+        if lines
+    }
 
 
 def _kept_at(now: list[D], earlier: list[D]) -> list[D]:
-    """Each of `now`, or the earlier one at its place when that is the same."""
+    """Each of `now`, or the earlier one at its place when that is the same (same lines)."""
     return [
         earlier[i] if i < len(earlier) and same_declaration(earlier[i], decl) else decl
         for i, decl in enumerate(now)
     ]
 
 
-def _merged(loaded: Iterable[LoadedFile]) -> Declarations:
+def _merged(declared: Iterable[Declarations]) -> Declarations:
     """The declarations of every file, in load order."""
     merged = Declarations()
-    for each in loaded:
-        merged.entities += each.declarations.entities
-        merged.policies += each.declarations.policies
-        merged.themes += each.declarations.themes
+    for each in declared:
+        merged.entities += each.entities
+        merged.policies += each.policies
+        merged.themes += each.themes
     return merged
 
 

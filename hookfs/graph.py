@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from compiler import ir
+from compiler.relocate import moved_from
 from hookfs.store import HookStore
 
 P = ParamSpec("P")
@@ -124,17 +125,25 @@ class Graph:
         found = self.project.entity(name) if kind == "entity" else None
         if found is None:
             return _hash(self.project, read)
-        seen = self.memo.entity_hashes.get(id(found))
-        if seen is not None and seen[0] is found:
-            return seen[1]
-        digest = _hash(self.project, read)
+        seen = self._known_hash(found)
+        if seen is None:
+            # An entity the compile moved (lines added above it) hashes as the one it was
+            # moved from: the hash leaves source lines out.
+            twin = moved_from(found)
+            seen = self._known_hash(twin) if twin is not None else None
+        digest = seen if seen is not None else _hash(self.project, read)
         self.memo.entity_hashes[id(found)] = (found, digest)
         return digest
+
+    def _known_hash(self, entity: ir.Entity) -> str | None:
+        seen = self.memo.entity_hashes.get(id(entity))
+        return seen[1] if seen is not None and seen[0] is entity else None
 
     def finish(self) -> None:
         """Keep in memory what this build used only: its entities' hashes, its nodes'
         results, its `same_objects` results (`gen dev` builds again and again)."""
         current = {id(e) for e in self.project.entities}
+        current |= {id(twin) for e in self.project.entities if (twin := moved_from(e))}
         for gone in [k for k in self.memo.entity_hashes if k not in current]:
             del self.memo.entity_hashes[gone]
         for kept in (self.memo.kept, self.memo.decoded):

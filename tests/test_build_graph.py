@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.synthetic import write_synthetic_project
+from compiler.relocate import moved_from
 from generators.pipeline import Session, build, generate
 from hookfs.graph import Memo
 from hookfs.store import HookStore
@@ -233,3 +234,28 @@ def test_a_node_computed_again_replaces_its_result_in_the_store(small: Path) -> 
         assert built.stats.computed > 0
     # The same nodes, new results: no more entries, and none of the old results left over.
     assert memo_size() == (rows, 0)
+
+
+def test_lines_added_above_entities_rewrite_only_the_files_that_say_where_they_are(
+    tmp_path: Path,
+) -> None:
+    """The compile moves what it made of the entities below the new lines; the graph hashes
+    each of them as the entity it was moved from (no lines in a hash), so nothing runs again."""
+    project = write_synthetic_project(tmp_path / "moved", 24, seed=6)
+    session = Session(project)
+    session.generate()
+    model = sorted((project / "domain").glob("*.model.py"))[0]
+    model.write_text("# a note\n\n" + model.read_text())
+    built, report = session.generate()
+    assert built.stats.computed == 0
+    assert sorted(report.mirror.written) == ["ir.json", "trace.json"]
+    from_nothing = build(project, Memo())
+    assert {a.path: a.content for a in from_nothing.artifacts} == files_of(project)
+
+    moved = [e for e in built.project.entities if moved_from(e) is not None]
+    assert len(moved) == 20  # the first file's entities
+    hashes = session.memo.entity_hashes
+    for entity in moved:
+        twin = moved_from(entity)
+        assert twin is not None and twin.loc.line + 2 == entity.loc.line
+        assert hashes[id(entity)] == (entity, hashes[id(twin)][1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 from bench.synthetic import write_synthetic_project
 from compiler.compile import Compiled, compile_project
 from compiler.diagnostics import CompileError
-from compiler.dsl.same import same_declaration
+from compiler.dsl.same import lines_moved, printed, same_declaration
 from compiler.expr import F
 from compiler.incremental import Recompiler
+from compiler.source import SourceLoc
+from tests.conftest import MakeProject
 from tests.test_build_graph import edit
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "invoices"
@@ -222,3 +225,135 @@ def test_declarations_the_same_in_python_but_not_in_json_are_not_the_same() -> N
     assert not same_declaration((Decimal("0"),), (Decimal("0.0"),))
     assert not same_declaration(F("a") + 1, F("a") + 2)
     assert same_declaration(F("a") + 1, F("a") + 1)
+
+
+def test_declarations_moved_down_are_the_same_moved_by_the_lines_added() -> None:
+    path = "domain/a.model.py"
+
+    def field_at(line: int, above: int) -> tuple[object, bytes | None]:
+        decl = text(
+            loc=SourceLoc(path, line),
+            modifier_locs={"max_length": SourceLoc(path, line + 1)},
+            shared=SourceLoc(path, above),
+        )
+        return decl, printed(decl, decl.loc)  # type: ignore[attr-defined]
+
+    assert lines_moved(*field_at(10, 2), *field_at(10, 2)) == 0
+    assert lines_moved(*field_at(13, 5), *field_at(10, 2)) == 3
+    # Something it uses was declared above it and did not move with it: not the same.
+    assert lines_moved(*field_at(13, 2), *field_at(10, 2)) is None
+    assert not same_declaration((0.0,), (-0.0,))
+    assert not same_declaration([1], [1.0])
+    assert not same_declaration(lambda: 1, lambda: 1)  # cannot be pickled: compiled again
+
+
+def text(**attributes: object) -> object:
+    """A stand-in declaration: an object holding locations (compiler/dsl's are dataclasses)."""
+    return SimpleNamespace(**attributes)
+
+
+#: Lines added at the top of a model file: every declaration of the file moves down.
+HEADER = "# a note\n# another\n\n"
+
+
+def _locations(compiled: Compiled) -> set[tuple[str, str]]:
+    return set(re.findall(r'"loc":\{"file":"([^"]+)","line":(\d+)\}', outcome(lambda: compiled)))
+
+
+def test_lines_added_above_declarations_move_what_was_compiled_of_them(
+    example_copy: Path,
+) -> None:
+    """Entities below added lines are not compiled again: what was made of them moves down,
+    every kind of location (fields, rules, actions, views, indexes, join tables) with it."""
+    project = example_copy
+    recompiler = Recompiler(project)
+    before = recompiler.compile()
+    for model in sorted((project / "domain").glob("*.model.py")):
+        model.write_text(HEADER + model.read_text())
+    moved = recompiler.compile()
+    assert outcome(lambda: moved) == outcome(lambda: compile_project(project))
+    assert moved.reuse is not None and moved.reuse.computed == 0  # none compiled again
+
+    shifted = {
+        (file, str(int(line) + 3) if file.startswith("domain/") else line)
+        for file, line in _locations(before)
+    }
+    assert _locations(moved) == shifted
+    invoice = moved.project.entity("Invoice")
+    assert invoice is not None and invoice.loc.line == before.project.entity("Invoice").loc.line + 3  # type: ignore[union-attr]
+    # The policy file's rule did not move: its file has no new lines (`shifted` says so too).
+    payment = moved.project.entity("Payment")
+    assert payment is not None
+    assert {r.loc.file for r in payment.rules} >= {"policies/payments.policy.py"}
+    assert moved.project.join_tables
+    assert all(t.loc.line > 3 for t in moved.project.join_tables)
+
+
+def test_lines_added_between_entities_move_the_ones_below_and_errors_name_where_they_are(
+    example_copy: Path,
+) -> None:
+    project = example_copy
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    invoices = project / "domain" / "invoices.model.py"
+    source = invoices.read_text()
+    first, rest = source.split("\nInvoiceLine = entity(", 1)
+    invoices.write_text(first + "\n# between\n\nInvoiceLine = entity(" + rest)
+    compiled = recompiler.compile()
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
+    assert compiled.reuse is not None and compiled.reuse.computed == 0
+
+    # A moved entity that refers to one now missing: its error names its line as it is now.
+    customers = project / "domain" / "customers.model.py"
+    customers.write_text(HEADER + customers.read_text())
+    catalog = project / "domain" / "catalog.model.py"
+    catalog.write_text(catalog.read_text().replace('"Tag",', '"Label",', 1))
+    errors = outcome(recompiler.compile)
+    assert "error[" in errors and errors == outcome(lambda: compile_project(project))
+    catalog.write_text(catalog.read_text().replace('"Label",', '"Tag",', 1))
+    assert outcome(recompiler.compile) == outcome(lambda: compile_project(project))
+
+
+def test_a_join_table_moves_with_the_entity_that_made_it(make_project: MakeProject) -> None:
+    """Two entities listing each other share a join table, declared where the first is."""
+    model = (
+        "from compiler.dsl import entity, many_to_many, text\n\n"
+        'entity("Author", fields={"name": text(), "books": many_to_many("Book")})\n\n'
+        'entity("Book", fields={"title": text(), "authors": many_to_many("Author")})\n'
+    )
+    project = make_project({"domain/library.model.py": model})
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    path = project / "domain" / "library.model.py"
+    for edit_ in (
+        lambda s: s.replace('\nentity("Book"', '\n# the books\nentity("Book"'),  # Book only
+        lambda s: HEADER + s,  # both
+        lambda s: s.replace('entity("Author"', '# authors\nentity("Author"'),  # both again
+    ):
+        path.write_text(edit_(path.read_text()))
+        compiled = recompiler.compile()
+        from_nothing = compile_project(project).project
+        assert compiled.project.model_dump_json() == from_nothing.model_dump_json()
+        assert compiled.reuse is not None and compiled.reuse.computed == 0
+        (table,) = compiled.project.join_tables
+        author = compiled.project.entity("Author")
+        assert author is not None and table.loc == author.field("books").loc  # type: ignore[union-attr]
+
+
+def test_a_policy_in_a_model_file_keeps_its_lines_when_an_entity_moves(
+    make_project: MakeProject,
+) -> None:
+    model = (
+        "from compiler.dsl import entity, policy, role, text\n\n"
+        'policy("Note", read=role("admin"))\n\n'
+        'entity("Note", fields={"body": text()})\n'
+    )
+    project = make_project({"domain/notes.model.py": model})
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    path = project / "domain" / "notes.model.py"
+    path.write_text(path.read_text().replace('\nentity("Note"', '\n# notes\nentity("Note"'))
+    compiled = recompiler.compile()
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
+    note = compiled.project.entity("Note")
+    assert note is not None and note.loc.line == 6 and note.rule("read").loc.line == 3  # type: ignore[union-attr]

@@ -319,6 +319,15 @@ class Entity(Node):
     def state_fields(self) -> tuple[FieldNode, ...]:
         return tuple(f for f in self.fields if isinstance(f.type, StateType))
 
+    # Cached: whole-project passes ask every entity on every compile (`gen dev`).
+    @cached_property
+    def many_to_many_fields(self) -> tuple[FieldNode, ...]:
+        return tuple(f for f in self.fields if isinstance(f.type, ManyToManyType))
+
+    @cached_property
+    def computed_fields(self) -> tuple[FieldNode, ...]:
+        return tuple(f for f in self.fields if f.computed is not None)
+
 
 class JoinTable(Node):
     """The table behind a many-to-many (absent when `through` names an entity)."""

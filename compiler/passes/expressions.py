@@ -86,12 +86,7 @@ def _typed_action(
 
 
 def _check_cycles(project: ir.Project, ctx: PassContext) -> None:
-    computed = {
-        f"{e.name}.{f.name}": f
-        for e in project.entities
-        for f in e.fields
-        if f.computed is not None
-    }
+    computed = {f"{e.name}.{f.name}": f for e in project.entities for f in e.computed_fields}
     graph = {
         name: [d for d in field.computed.depends_on if d in computed]  # type: ignore[union-attr]
         for name, field in computed.items()

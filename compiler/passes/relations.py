@@ -124,28 +124,37 @@ def _broken_ref_back(other: ir.Entity, entity: ir.Entity, ctx: PassContext) -> b
 def build_join_tables(project: ir.Project, ctx: PassContext) -> ir.Project:
     """One join table per many-to-many; two sides declaring each other share one."""
     tables: dict[str, ir.JoinTable] = {}
-    updated: dict[str, ir.FieldNode] = {}
     for entity in project.entities:
-        for field in entity.fields:
-            if not isinstance(field.type, ir.ManyToManyType):
-                continue
-            qualified = f"{entity.name}.{field.name}"
-            if field.type.through:
-                new_type = _through_type(project, entity, field, ctx)
-            else:
-                new_type = _join_table_type(project, entity, field, tables)
-            if new_type is not None:
-                updated[qualified] = field.replace(type=new_type)
+        for field in entity.many_to_many_fields:
+            made = None if _through(field) else _join_table(project, entity, field)
+            if made is not None:
+                tables.setdefault(made[0].name, made[0])
     _check_table_names(project, tables, ctx)
-    entities = tuple(
-        entity.replace(
-            fields=tuple(updated.get(f"{entity.name}.{f.name}", f) for f in entity.fields)
-        )
-        if any(f"{entity.name}.{f.name}" in updated for f in entity.fields)
-        else entity  # the same object: what reads it is reused (compiler/passes/reuse.py)
-        for entity in project.entities
-    )
+    entities = ctx.each_entity("join_tables", project, _with_join_tables)
     return project.replace(entities=entities, join_tables=tuple(tables.values()))
+
+
+def _through(field: ir.FieldNode) -> str | None:
+    assert isinstance(field.type, ir.ManyToManyType)
+    return field.type.through
+
+
+def _with_join_tables(project: ir.Project, entity: ir.Entity, ctx: PassContext) -> ir.Entity:
+    """`entity` with each many-to-many naming its join table and columns."""
+    if not entity.many_to_many_fields:
+        return entity  # the same object: what reads it is reused (compiler/passes/reuse.py)
+    updated: dict[str, ir.FieldNode] = {}
+    for field in entity.many_to_many_fields:
+        if _through(field):
+            new_type = _through_type(project, entity, field, ctx)
+        else:
+            made = _join_table(project, entity, field)
+            new_type = made[1] if made is not None else None
+        if new_type is not None:
+            updated[field.name] = field.replace(type=new_type)
+    if not updated:
+        return entity
+    return entity.replace(fields=tuple(updated.get(f.name, f) for f in entity.fields))
 
 
 def _mutual_partner(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> str | None:
@@ -163,12 +172,10 @@ def _mutual_partner(project: ir.Project, entity: ir.Entity, field: ir.FieldNode)
     return partners[0] if len(partners) == 1 else None
 
 
-def _join_table_type(
-    project: ir.Project,
-    entity: ir.Entity,
-    field: ir.FieldNode,
-    tables: dict[str, ir.JoinTable],
-) -> ir.ManyToManyType | None:
+def _join_table(
+    project: ir.Project, entity: ir.Entity, field: ir.FieldNode
+) -> tuple[ir.JoinTable, ir.ManyToManyType] | None:
+    """The join table of a many-to-many without `through`, and its type naming the table."""
     m2m = field.type
     assert isinstance(m2m, ir.ManyToManyType)
     if project.entity(m2m.target) is None:
@@ -188,19 +195,16 @@ def _join_table_type(
         serves = (qualified,)
         left, right = entity.name, m2m.target
         left_column, right_column = source, target = m2m.source_column, m2m.target_column
-    tables.setdefault(
-        name,
-        ir.JoinTable(
-            name=name,
-            left_entity=left,
-            left_column=left_column,
-            right_entity=right,
-            right_column=right_column,
-            serves=serves,
-            loc=field.loc,
-        ),
+    table = ir.JoinTable(
+        name=name,
+        left_entity=left,
+        left_column=left_column,
+        right_entity=right,
+        right_column=right_column,
+        serves=serves,
+        loc=field.loc,
     )
-    return m2m.replace(join_table=name, source_column=source, target_column=target)
+    return table, m2m.replace(join_table=name, source_column=source, target_column=target)
 
 
 def _through_type(

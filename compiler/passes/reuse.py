@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from compiler import ir
+from compiler.relocate import relocated
 
 if TYPE_CHECKING:
     from compiler.dsl.declarations import EntityDecl, PolicyDecl
@@ -45,6 +46,13 @@ class _Result:
     given: object
     reads: tuple[tuple[Read, object], ...]
     value: object
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Relocated:
+    entity: ir.Entity
+    where: tuple[str, int]
+    moved: ir.Entity
 
 
 def _same(a: object, b: object) -> bool:
@@ -69,6 +77,8 @@ class EntityReuse:
         self._now: dict[tuple[str, str], _Result] = {}
         self._kept_earlier: dict[str, Any] = earlier._kept if earlier else {}
         self._kept: dict[str, Any] = {}
+        self._relocated_earlier: dict[int, _Relocated] = earlier._relocated_now if earlier else {}
+        self._relocated_now: dict[int, _Relocated] = {}
         self.reused = 0
         self.computed = 0
 
@@ -78,6 +88,17 @@ class EntityReuse:
             self._kept_earlier[name] if name in self._kept_earlier else make()
         )
         return value
+
+    def relocated(self, entity: ir.Entity, file: str, lines: int) -> ir.Entity:
+        """`relocated(entity, file, lines)` (compiler/relocate.py); the earlier compile's
+        object when it moved the same entity as far: readers of it stay reused."""
+        before = self._relocated_earlier.get(id(entity))
+        if before is not None and before.entity is entity and before.where == (file, lines):
+            moved = before.moved
+        else:
+            moved = relocated(entity, file, lines)
+        self._relocated_now[id(entity)] = _Relocated(entity, (file, lines), moved)
+        return moved
 
     def run(
         self,
