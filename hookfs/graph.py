@@ -194,7 +194,7 @@ class Graph:
         own: set[Read] = {("entity", entity.name)} if entity is not None else set()
         self._recording.append(own)
         try:
-            result = function(_Recording(self.project, own), *args)
+            result = self._earlier_if_equal(key, function(_Recording(self.project, own), *args))
         finally:
             self._recording.pop()
         if reads is not None:
@@ -208,6 +208,21 @@ class Graph:
         self.stats.computed += 1
         self.stats.computed_nodes.append(f"{rule} {args[0].name if entity else ''}".strip())
         return result
+
+    def _earlier_if_equal(self, key: str, result: R) -> R:
+        """The last build's result of this node if it equals `result`, else `result`: work
+        computed again that came out the same (an entity that read a changed one and did
+        not use what changed) hands the same objects on, and what is made of them in
+        `same_objects` is not made again (early cutoff)."""
+        decoded = self.memo.decoded.get(key)
+        if decoded is None:
+            return result
+        earlier = decoded[1][2]
+        try:
+            same = type(earlier) is type(result) and bool(earlier == result)
+        except Exception:  # a value that cannot say: taken as new
+            return result
+        return earlier if same else result  # type: ignore[no-any-return]
 
     def _ours(self, project: Any) -> bool:
         if isinstance(project, _Recording):

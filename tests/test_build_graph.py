@@ -7,15 +7,18 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.synthetic import write_synthetic_project
+from compiler import ir
+from compiler.incremental import Recompiler
 from compiler.relocate import moved_from
 from generators.pipeline import Session, build, generate
-from hookfs.graph import Memo
+from hookfs.graph import Graph, Memo, Stats, building, incremental
 from hookfs.store import HookStore
 
 #: What the edits below insert: a field of each kind a model commonly gains.
@@ -259,3 +262,35 @@ def test_lines_added_above_entities_rewrite_only_the_files_that_say_where_they_a
         twin = moved_from(entity)
         assert twin is not None and twin.loc.line + 2 == entity.loc.line
         assert hashes[id(entity)] == (entity, hashes[id(twin)][1])
+
+
+@incremental("test.field_names")
+def _field_names(project: Any, entity: ir.Entity) -> tuple[str, ...]:
+    return tuple(field.name for field in entity.fields)
+
+
+def test_work_computed_again_that_comes_out_the_same_hands_on_the_earlier_object(
+    tmp_path: Path,
+) -> None:
+    project_dir = write_synthetic_project(tmp_path / "p", 3, seed=5)
+    recompiler = Recompiler(project_dir)
+    memo = Memo()
+
+    def names_of(entity_name: str) -> tuple[tuple[str, ...], Stats]:
+        project = recompiler.compile().project
+        graph = Graph(project, memo)
+        with building(graph):
+            found = _field_names(project, project.entity(entity_name))
+        graph.finish()
+        return found, graph.stats
+
+    name = recompiler.compile().project.entities[-1].name  # one of the synthetic ones
+    first, _ = names_of(name)
+    edit(project_dir, name, "doc", 1)  # read by the node, not in what it gives
+    same, stats = names_of(name)
+    assert stats.computed == 1  # it ran again...
+    assert same is first  # ...and gave the earlier object: what is made of it is kept
+    edit(project_dir, name, "add", 2)
+    grown, stats = names_of(name)
+    assert stats.computed == 1 and grown is not first
+    assert grown == ("added_2", *first) or set(grown) == {"added_2", *first}
