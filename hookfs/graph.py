@@ -222,7 +222,7 @@ class Graph:
             same = type(earlier) is type(result) and bool(earlier == result)
         except Exception:  # a value that cannot say: taken as new
             return result
-        return earlier if same else result  # type: ignore[no-any-return]
+        return earlier if same else result
 
     def _ours(self, project: Any) -> bool:
         if isinstance(project, _Recording):
