@@ -7,7 +7,8 @@ after `gen generate`, a regenerate with no change) reads it instead.
 
 The key covers everything a compile can read: the content of every `.py`
 and `.toml` file of the project (model files may import the project's own
-modules), and the compiler's own sources by size and modification time.
+modules), and the compiler's own sources by size and modification time (read once
+per process: the code that compiles is the code the process loaded).
 Generated output, migrations and dot-folders are not inputs. One entry is
 kept; it is written only after a successful run, atomically, and an entry
 that cannot be read is ignored.
@@ -16,6 +17,7 @@ that cannot be read is ignored.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -38,12 +40,20 @@ _COMPILER_DIR = Path(__file__).resolve().parent
 
 def inputs_key(project_root: Path) -> str:
     digest = hashlib.sha256()
-    digest.update(f"{sys.version}\0{pydantic.VERSION}\0".encode())
-    add_source_stamps(digest, _COMPILER_DIR)
+    digest.update(_compiler_version())
     for path in project_inputs(project_root):
         digest.update(path.relative_to(project_root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+@functools.cache
+def _compiler_version() -> bytes:
+    """Python's, pydantic's and the compiler's versions: once a process (`gen dev` asks each
+    save; stamping the compiler's files took half of it)."""
+    digest = hashlib.sha256(f"{sys.version}\0{pydantic.VERSION}\0".encode())
+    add_source_stamps(digest, _COMPILER_DIR)
+    return digest.digest()
 
 
 def project_inputs(root: Path) -> list[Path]:

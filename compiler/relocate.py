@@ -18,8 +18,10 @@ from compiler.source import SourceLoc
 
 N = TypeVar("N", bound=Node)
 
-#: Where an entity made by `relocated` keeps the entity it was moved from (see `moved_from`).
+#: Where an entity made by `relocated` keeps the entity it was moved from (see `moved_from`)
+#: and how far (`relocation`).
 _MOVED_FROM = "_moved_from"
+_MOVED_BY = "_moved_by"
 
 
 def relocated(node: N, file: str, lines: int) -> N:
@@ -27,13 +29,32 @@ def relocated(node: N, file: str, lines: int) -> N:
     moved = _Mover(file, lines).node(node)
     if isinstance(node, Entity) and moved is not node:
         # Kept beside the fields like a cached property (`Node.replace` drops it in copies).
-        moved.__dict__[_MOVED_FROM] = moved_from(node) or node
+        origin = moved_from(node)
+        moved.__dict__[_MOVED_FROM] = origin or node
+        by = (file, lines) if origin is None else _added(relocation(node), file, lines)
+        if by is not None:
+            moved.__dict__[_MOVED_BY] = by
     return moved
 
 
 def moved_from(entity: Entity) -> Entity | None:
     """The entity `entity` was relocated from: equal to it but for source lines."""
     return entity.__dict__.get(_MOVED_FROM)
+
+
+def relocation(entity: Entity) -> tuple[str, int] | None:
+    """(file, lines): every location of `entity` in `file` is `lines` below where it is in
+    `moved_from(entity)`, the rest where they are; None when it was not moved, or was moved
+    in several files."""
+    found: tuple[str, int] | None = entity.__dict__.get(_MOVED_BY)
+    return found
+
+
+def _added(before: tuple[str, int] | None, file: str, lines: int) -> tuple[str, int] | None:
+    """A relocation by `before`, then by `lines` in `file`, as one (if it is one)."""
+    if before is None or before[0] != file:
+        return None
+    return file, before[1] + lines
 
 
 class _Mover:

@@ -140,6 +140,15 @@ class Piece:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", self.content.count(b"\n"))
 
+    def with_content(self, content: bytes) -> Piece:
+        """A piece of `content`, which has the lines of this one: its regions and what
+        readers made of them (`notes`) are this one's."""
+        made = Piece(content, self.regions)
+        if made.lines != self.lines:
+            raise ValueError("with_content: the new content has other lines")
+        made.notes.update(self.notes)
+        return made
+
     def landed_at(self, before: int) -> Placed:
         """The piece after `before` lines of its file: the same `Placed` as last build while
         it lands where it did."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gc
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from bench.synthetic import write_synthetic_project
-from generators.base import Artifact
-from generators.pipeline import MOST_UNCOLLECTED, Session
+from generators.base import Artifact, Piece, PiecedArtifact
+from generators.pipeline import MOST_UNCOLLECTED, Built, Session, build
+from hookfs.graph import Memo
 from tests.test_build_graph import edit
 from tests.test_hookfs import stored_bytes
 
@@ -159,3 +161,45 @@ def test_gen_devs_builds_are_frozen_out_of_the_collectors_way_until_collected(
     finally:
         session.close()
     assert gc.get_freeze_count() == 0  # closed: what it froze is the collector's again
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "invoices"
+
+
+def test_an_entity_moved_down_is_in_ir_json_where_it_is_now(tmp_path: Path) -> None:
+    """A field added to InvoiceLine moves Payment and Comment down its file. ir.json moves
+    the line numbers of their last pieces instead of dumping them again, in that file only:
+    Payment's rules declared in policies/payments.policy.py stay where they are."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project)
+    session = Session(project)
+    before, _ = session.generate()
+    model = project / "domain" / "invoices.model.py"
+    text = model.read_text(encoding="utf-8")
+    at = text.index("    fields={\n", text.index("InvoiceLine = entity(")) + len("    fields={\n")
+    model.write_text(text[:at] + '        "note": text(),\n' + text[at:], encoding="utf-8")
+
+    after, _ = session.generate()
+
+    payment = after.project.entity("Payment")
+    assert payment is not None and payment.loc.line == before.project.entity("Payment").loc.line + 1
+    assert any("policies/" in loc for loc in _locations(ir_piece(after, "Payment")))
+    assert ir_piece(after, "Payment").regions is ir_piece(before, "Payment").regions  # moved
+    from_nothing = build(project, Memo())
+    assert _content(after, "ir.json") == _content(from_nothing, "ir.json")
+
+
+def ir_piece(built: Built, entity: str) -> Piece:
+    (ir_json,) = [a for a in built.artifacts if a.path == "ir.json"]
+    assert isinstance(ir_json, PiecedArtifact)
+    head = b'\n      "name": "%b",\n' % entity.encode()  # the entity's, 6 spaces in
+    return next(p.piece for p in ir_json.placed if head in p.piece.content)
+
+
+def _locations(piece: Piece) -> list[str]:
+    found = re.findall(rb'"file": "([^"]*)",\n *"line": (\d+)', piece.content)
+    return [f"{file.decode()}:{line.decode()}" for file, line in found]
+
+
+def _content(built: Built, path: str) -> bytes:
+    return next(a.content for a in built.artifacts if a.path == path)

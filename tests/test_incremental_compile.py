@@ -173,7 +173,7 @@ def test_values_equal_in_python_but_written_differently_are_compiled_again(
     """`Decimal("0") == Decimal("0.0")`: a reused result must also be the same in JSON."""
     project = example_copy
     recompiler = Recompiler(project)
-    recompiler.compile()
+    before = recompiler.compile().project.entity("Product")
     catalog = project / "domain" / "catalog.model.py"
     assert ".min(0).max(1)" in catalog.read_text()
     catalog.write_text(catalog.read_text().replace(".min(0).max(1)", ".min(0.0).max(1.0)", 1))
@@ -357,3 +357,26 @@ def test_a_policy_in_a_model_file_keeps_its_lines_when_an_entity_moves(
     assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
     note = compiled.project.entity("Note")
     assert note is not None and note.loc.line == 6 and note.rule("read").loc.line == 3  # type: ignore[union-attr]
+
+
+def test_what_only_later_steps_read_of_a_declaration_is_seen(example_copy: Path) -> None:
+    """An index or a view is read from the entity's declaration by a late step, while what
+    the steps before made of it stays the same object: the declaration's change alone must
+    make that step run again."""
+    project = example_copy
+    recompiler = Recompiler(project)
+    before = recompiler.compile().project.entity("Product")
+    catalog = project / "domain" / "catalog.model.py"
+    text = catalog.read_text()
+    gin = 'indexes=[index("attributes", using="gin")]'
+    assert gin in text
+    catalog.write_text(
+        text.replace(gin, 'indexes=[index("attributes", using="gin"), index("name")]')
+    )
+
+    compiled = recompiler.compile()
+
+    assert outcome(lambda: compiled) == outcome(lambda: compile_project(project))
+    product = compiled.project.entity("Product")
+    assert before is not None and product is not None
+    assert len(product.indexes) == len(before.indexes) + 1

@@ -34,21 +34,16 @@ class PassContext:
         """`work(project, entity, ctx)` for every entity, in order; earlier results reused."""
         if self.reuse is None or self.diagnostics:  # after an error: every entity, every time
             return tuple(work(project, entity, self) for entity in project.entities)
-        reuse = self.reuse
-        return tuple(reuse.run(step, e.name, e, project, self, work) for e in project.entities)
+        return self.reuse.run_each(step, project, self, work)
 
     def each_declaration(
         self, step: str, work: Callable[[Project | None, EntityDecl, PassContext], Entity | None]
     ) -> tuple[Entity, ...]:
         """`work(None, declaration, ctx)` for every entity declaration, the Nones dropped."""
         if self.reuse is None or self.diagnostics:
-            found = (work(None, decl, self) for decl in self.entities.values())
+            found = [work(None, decl, self) for decl in self.entities.values()]
         else:
-            reuse = self.reuse
-            found = (
-                reuse.run(step, name, decl, None, self, work)
-                for name, decl in self.entities.items()
-            )
+            found = self.reuse.run_each_declaration(step, self, work)
         return tuple(entity for entity in found if entity is not None)
 
     def is_broken(self, entity: str, field: object = None) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
-from functools import partial
 
 from compiler import ir
+from compiler.relocate import moved_from, relocation
 from generators.base import PROJECT_ORIGIN, Piece, PiecedArtifact, Region, pieced
 from hookfs.graph import incremental, same_objects
 
@@ -68,17 +70,76 @@ def ir_pieces(project: ir.Project) -> list[Piece]:
     """ir.json in pieces: the project around its entities, and one piece per entity.
 
     The entities are dumped one by one and spliced in, so that `gen dev` dumps only those
-    its incremental compile made anew (`same_objects`); the rest are the same pieces.
+    its incremental compile made anew (`_Dumped`); the rest are the same pieces.
     """
     head, tail, alone = _frame(project)
     if not project.entities:
         return [alone]
+    dumped: _Dumped = same_objects("ir.dumped", (), _Dumped)
     pieces = [head]
     for at, entity in enumerate(project.entities):
-        rule, separator = ("ir.first_entity", b"\n") if at == 0 else ("ir.entity", b",\n")
-        piece = partial(_entity_piece, separator, entity)
-        pieces.append(same_objects(rule, (entity,), piece))
+        pieces.append(dumped.piece(b"\n" if at == 0 else b",\n", entity))
+    dumped.end_build()
     return [*pieces, tail]
+
+
+class _Dumped:
+    """The entities the last build dumped, by name, for the next (`gen dev`): an entity that
+    is the same object is the same piece; one the compile only moved (lines added above it,
+    compiler/relocate.py) is the last piece with its line numbers moved, not dumped again."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, tuple[ir.Entity, bytes, Piece]] = {}
+        self.now: dict[str, tuple[ir.Entity, bytes, Piece]] = {}
+
+    def piece(self, separator: bytes, entity: ir.Entity) -> Piece:
+        found = self.last.get(entity.name)
+        if found is None or found[1] != separator:
+            made = _entity_piece(separator, entity)
+        elif found[0] is entity:
+            made = found[2]
+        else:
+            shift = _shift(found[0], entity)
+            made = _entity_piece(separator, entity) if shift is None else _moved(found[2], *shift)
+        self.now[entity.name] = (entity, separator, made)
+        return made
+
+    def end_build(self) -> None:
+        self.last, self.now = self.now, {}
+
+
+def _shift(before: ir.Entity, after: ir.Entity) -> tuple[str, int] | None:
+    """(file, lines) when `after` is `before` with its locations in `file` `lines` further
+    down (both relocations of one entity, compiler/relocate.py); else None."""
+    origin = moved_from(before) or before
+    if (moved_from(after) or after) is not origin:
+        return None
+    was, now = _moved_by(before, origin), _moved_by(after, origin)
+    if was is None or now is None or (was[0] and now[0] and was[0] != now[0]):
+        return None
+    return now[0] or was[0], now[1] - was[1]
+
+
+def _moved_by(entity: ir.Entity, origin: ir.Entity) -> tuple[str, int] | None:
+    """How far `entity` is from `origin`: ("", 0) when it is `origin`; None when the
+    relocation does not tell (moved in several files)."""
+    return ("", 0) if entity is origin else relocation(entity)
+
+
+#: A location in ir.json's layout: `"file": "domain/x.model.py",` then its `"line": N`.
+_LOCATION = re.compile(rb'(\n *"file": )("(?:[^"\\]|\\.)*")(,\n *"line": )(\d+)')
+
+
+def _moved(piece: Piece, file: str, lines: int) -> Piece:
+    """`piece` with the line of every location in `file` moved by `lines`: the same lines
+    of ir.json (its regions, and what trace.json read of them, hold)."""
+
+    def move(found: re.Match[bytes]) -> bytes:
+        if json.loads(found[2]) != file:
+            return found[0]
+        return found[1] + found[2] + found[3] + b"%d" % (int(found[4]) + lines)
+
+    return piece.with_content(_LOCATION.sub(move, piece.content))
 
 
 @incremental("ir.frame")
