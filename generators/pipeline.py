@@ -119,15 +119,17 @@ class Session:
         self._generators: list[Generator] | None = None
 
     def close(self) -> None:
-        """Close the store this session keeps open, and give what builds froze back to the
-        collector. A build under way is waited for a second at most: unclosed, the store
-        loses nothing (its WAL is read again by the next connection)."""
+        """Close the store this session keeps open, remove the mirror's spares, and give
+        what builds froze back to the collector. A build under way is waited for a second
+        at most: unclosed, the store loses nothing (its WAL is read again by the next
+        connection), and the next spares made remove these."""
         if not self._lock.acquire(timeout=1):
             return
         try:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+            self.written.close()
             if self.uncollected:
                 gc.unfreeze()
                 self.uncollected = 0

@@ -34,6 +34,10 @@ class Written:
         self.seen = Seen()
         self.hashes = KnownHashes()
 
+    def close(self) -> None:
+        """Remove what the mirror kept on disk for rewrites (see `Seen.close`)."""
+        self.seen.close()
+
 
 def write_snapshot(
     project_dir: Path,
