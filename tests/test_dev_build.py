@@ -203,3 +203,25 @@ def _locations(piece: Piece) -> list[str]:
 
 def _content(built: Built, path: str) -> bytes:
     return next(a.content for a in built.artifacts if a.path == path)
+
+
+def test_a_cycle_of_foreign_keys_made_by_a_save_is_marked_use_alter(tmp_path: Path) -> None:
+    """db/tables.py marks a foreign key between tables that lead to each other `use_alter`;
+    the cycles are found again only when the tables' keys change, and are under `gen dev`."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project)
+    session = Session(project)
+    before, _ = session.generate()
+    assert b"use_alter=True" not in _content(before, "db/tables.py")
+    catalog = project / "domain" / "catalog.model.py"
+    text = catalog.read_text(encoding="utf-8")
+    declared = '"code": slug().primary().max_length(20),\n'
+    assert declared in text
+    added = declared + '        "favourite": ref("Product").on_delete("set_null"),\n'
+    catalog.write_text(text.replace(declared, added), encoding="utf-8")
+
+    after, _ = session.generate()
+
+    tables = _content(after, "db/tables.py")
+    assert tables.count(b"use_alter=True") == 2  # TaxRate -> Product, Product -> TaxRate
+    assert tables == _content(build(project, Memo()), "db/tables.py")

@@ -18,6 +18,7 @@ keyword or with `metadata`, `sa` and `postgresql`.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -98,14 +99,38 @@ def column_type(spelling: str, enums: dict[str, str]) -> str:
     raise ValueError(f"no SQLAlchemy type for the column type {spelling!r}")
 
 
-def _cycles(tables: Iterable[Table]) -> dict[str, int]:
+class _Cycles:
+    """`_cycles` of the last build's tables, for the next (`gen dev`): the same while the
+    tables are the same objects, or those that are not lead to the same tables."""
+
+    def __init__(self) -> None:
+        self.tables: tuple[Table, ...] = ()
+        self.edges: dict[str, list[str]] = {}
+        self.found: dict[str, int] = {}
+
+    def of(self, tables: tuple[Table, ...]) -> dict[str, int]:
+        last = self.tables
+        if len(last) == len(tables) and all(map(operator.is_, last, tables)):
+            return self.found
+        edges = _edges(tables)
+        if list(edges.items()) != list(self.edges.items()):  # in order: it numbers them
+            self.edges, self.found = edges, _cycles(edges)
+        self.tables = tables
+        return self.found
+
+
+def _edges(tables: Iterable[Table]) -> dict[str, list[str]]:
+    """The tables each table's foreign keys lead to, by uid."""
+    return {t.uid: sorted({k.target_table for k in t.foreign_keys}) for t in tables}
+
+
+def _cycles(edges: dict[str, list[str]]) -> dict[str, int]:
     """Number the tables so that two share a number when foreign keys lead from each to the
     other (the strongly connected components, Tarjan's algorithm, without recursion).
 
     SQLAlchemy cannot sort such tables for CREATE and DROP; a key between them is
     marked `use_alter`, as SQLAlchemy asks, so that it is added once both tables exist.
     """
-    edges = {t.uid: sorted({k.target_table for k in t.foreign_keys}) for t in tables}
     order: dict[str, int] = {}
     low: dict[str, int] = {}
     component: dict[str, int] = {}
@@ -330,7 +355,7 @@ def tables_pieces(units: Sequence[Unit], head: Piece) -> list[Piece]:
     tables = {t.uid: t for unit in units for t in unit.tables}
     own = [same_objects("db.tables.unit", (u,), partial(_unit_enums, u)) for u in units]
     _check_unique([name for names, _ in own for name in names])
-    cycles = _cycles(tables.values())
+    cycles = same_objects("db.cycles", (), _Cycles).of(tuple(tables.values()))
     pieces = [head, *[enums for _, enums in own if enums is not None]]
     for unit in units:
         for table in unit.tables:
