@@ -10,6 +10,10 @@ content hash of each of those reads, under the node's name (rule, arguments)
 and the generators' code version. The next build reuses the result when every
 read still hashes the same, and runs the function again otherwise: a changed
 field of one entity recomputes the nodes that read that entity, not the rest.
+Within one process (`gen dev`), a node the last build found valid is valid
+without comparing anything unless it read something that may have changed
+since: an entity the compile made anew or dropped, or a project-wide part
+(`Graph._suspect_reads`; salsa's "red-green" validation).
 
 Results live in the hook store's memo table (so `gen generate` reuses them
 across runs, and `gen dev` keeps them in memory as well). The transpiled TSX
@@ -60,6 +64,24 @@ class Stats:
     computed_nodes: list[str] = field(default_factory=list)
 
 
+#: The `verified_at` of a node no build of this process checked (read back from the store).
+#: Not 0: builds count from 1, and each trusts what the one before it checked.
+_UNCHECKED = -1
+
+
+class _Node:
+    """A remembered node, unpickled: the bytes it came from, the hashes of what it read, its
+    result, and the last build (`Graph.build`) that found those hashes still right."""
+
+    __slots__ = ("pickled", "result", "stamped", "verified_at")
+
+    def __init__(self, pickled: bytes, stamped: dict[Read, str], result: Any, verified_at: int):
+        self.pickled = pickled
+        self.stamped = stamped
+        self.result = result
+        self.verified_at = verified_at
+
+
 class Memo:
     """Where remembered results are kept: a dict, and the store's memo table when saved.
 
@@ -71,13 +93,20 @@ class Memo:
         self.kept: dict[str, bytes] = {}
         self._unsaved: dict[str, bytes] = {}
         #: Results already unpickled, by key, with the bytes they came from.
-        self.decoded: dict[str, tuple[bytes, Any]] = {}
+        self.decoded: dict[str, _Node] = {}
+        #: Node keys by rule and argument names: a key is a hash, and `gen dev` asks for
+        #: the same 800 of them every save (the code version is fixed for a process).
+        self.keys: dict[tuple[str, ...], str] = {}
         #: Content hashes of IR entities by identity: an entity the incremental compile
         #: kept (compiler/incremental.py) is the same object, and is not hashed again.
         self.entity_hashes: dict[int, tuple[ir.Entity, str]] = {}
         #: Results of `same_objects` work, by rule and the identities of its objects: the
         #: objects, the result, and the keys of the nodes the work called.
-        self.identical: dict[tuple[str, tuple[int, ...]], _SameObjects] = {}
+        self.identical: dict[tuple[object, ...], _SameObjects] = {}
+        #: The builds over this memo so far (`Graph.build`), and the hash of each read as
+        #: the last of them found it.
+        self.builds = 0
+        self.digests: dict[Read, str] = {}
 
     def get(self, key: str) -> bytes | None:
         found = self.kept.get(key)
@@ -107,8 +136,13 @@ class Graph:
         self.memo = memo
         self.stats = Stats()
         self._hashes: dict[Read, str] = {}
+        #: This build's number over its memo: a node the last build found valid, and that
+        #: read nothing of `_suspects`, is valid as it is (`_reusable`).
+        memo.builds += 1
+        self.build = memo.builds
+        self._suspects = self._suspect_reads()
         self._recording: list[set[Read]] = []
-        self._identical_now: dict[tuple[str, tuple[int, ...]], _SameObjects] = {}
+        self._identical_now: dict[tuple[object, ...], _SameObjects] = {}
         #: The keys of the nodes this build called; and of those each `same_objects` work
         #: under way called.
         self._called: set[str] = set()
@@ -118,7 +152,36 @@ class Graph:
         known = self._hashes.get(read)
         if known is None:
             known = self._hashes[read] = self._hash(read)
+            if self._latest():
+                self.memo.digests[read] = known
         return known
+
+    def _latest(self) -> bool:
+        """Whether no build over the memo began after this one: only the latest notes what
+        the next one trusts (`Memo.digests`, `_Node.verified_at`)."""
+        return self.build == self.memo.builds
+
+    def _suspect_reads(self) -> set[Read]:
+        """The reads that may hash otherwise than in the last build ("red-green", as salsa
+        does): an entity the compile kept, or moved, is known by identity to hash as it did,
+        without hashing it; one made anew, one gone, and project-wide parts are suspect."""
+        last = self.memo.digests
+        suspects: set[Read] = set()
+        current: set[Read] = set()
+        for entity in self.project.entities:
+            read = ("entity", entity.name)
+            current.add(read)
+            known = self._known_hash(entity)
+            if known is None and (twin := moved_from(entity)) is not None:
+                known = self._known_hash(twin)
+                if known is not None:  # as `_hash` notes it
+                    self.memo.entity_hashes[id(entity)] = (entity, known)
+            if known is None or known != last.get(read):
+                suspects.add(read)
+        gone = last.keys() - current
+        for read in gone:  # a node that reads one hashes it again, and notes it again
+            del last[read]
+        return suspects | gone
 
     def _hash(self, read: Read) -> str:
         kind, name = read
@@ -144,22 +207,27 @@ class Graph:
         results, its `same_objects` results (`gen dev` builds again and again)."""
         current = {id(e) for e in self.project.entities}
         current |= {id(twin) for e in self.project.entities if (twin := moved_from(e))}
-        for gone in [k for k in self.memo.entity_hashes if k not in current]:
+        for gone in self.memo.entity_hashes.keys() - current:
             del self.memo.entity_hashes[gone]
         for kept in (self.memo.kept, self.memo.decoded):
-            for unused in [k for k in kept if k not in self._called]:
+            for unused in kept.keys() - self._called:
                 del kept[unused]
+        keys = self.memo.keys
+        if len(keys) > 2 * len(self.memo.kept) + 100:  # renamed entities' keys: now and then
+            self.memo.keys = {names: key for names, key in keys.items() if key in self._called}
         self.memo.identical = self._identical_now
 
     def same_objects(self, rule: str, of: tuple[object, ...], compute: Callable[[], R]) -> R:
-        key = (rule, tuple(map(id, of)))
+        # An entry keeps its objects alive, so an object of `of` with the identity of one of
+        # them is that very object: the key alone says the objects are the same.
+        key = (rule, *map(id, of))
         earlier = self.memo.identical.get(key)
-        if earlier is not None and all(a is b for a, b in zip(earlier[0], of, strict=True)):
+        if earlier is not None:
             self._identical_now[key] = earlier
-            # The nodes `compute` called stay in memory, as if called again.
-            self._called.update(earlier[2])
-            for outer in self._called_within:
-                outer |= earlier[2]
+            if earlier[2]:  # the nodes `compute` called stay in memory, as if called again
+                self._called |= earlier[2]
+                for outer in self._called_within:
+                    outer |= earlier[2]
             return earlier[1]
         self._called_within.append(set())
         try:
@@ -172,39 +240,83 @@ class Graph:
         return result
 
     def call(self, rule: str, function: Callable[..., R], project: Any, args: tuple[Any, ...]) -> R:
-        if not self._ours(project):  # another project than this build's: no memo
+        if project is not self.project and not self._ours(project):  # another project: no memo
             return function(project, *args)
-        key = _key(rule, args)
+        key = self._key_of(rule, args)
         self._called.add(key)
         if self._called_within:
             self._called_within[-1].add(key)
-        reads = self._recording[-1] if self._recording else None
+        found = self._reusable(key)
+        if found is None:
+            return self._compute(key, rule, function, args)
+        if self._recording:  # a node computed calls this one: it reads what this one read
+            self._recording[-1].update(found.stamped)
+        self.stats.reused += 1
+        return found.result
+
+    def _key_of(self, rule: str, args: tuple[Any, ...]) -> str:
+        if len(args) == 1 and isinstance(args[0], ir.Entity):  # most nodes: one entity's
+            names: tuple[str, ...] = (rule, args[0].name)
+        else:
+            names = (rule, *[a.name if isinstance(a, ir.Entity) else repr(a) for a in args])
+        key = self.memo.keys.get(names)
+        if key is None:
+            key = self.memo.keys[names] = _key(rule, args)
+        return key
+
+    def _reusable(self, key: str) -> _Node | None:
+        """The node remembered under `key` if what it read hashes as it did, else None."""
+        remembered = self.memo.kept.get(key) or self.memo.get(key)
+        if remembered is None:
+            return None
+        node = self.memo.decoded.get(key)
+        if node is None or node.pickled is not remembered:
+            node = self._decode(key, remembered)
+            if node is None:
+                return None
+        verified = node.verified_at
+        if verified == self.build:  # checked earlier in this build
+            return node
+        if verified != self.build - 1 or not node.stamped.keys().isdisjoint(self._suspects):
+            # Not checked in the last build (a `same_objects` hit kept it without calling
+            # it, or it was not needed), or it read something that may have changed since:
+            # compare the hashes, which is right whatever happened in between.
+            hashes = self._hashes
+            for read, digest in node.stamped.items():
+                if (hashes.get(read) or self.hash_of(read)) != digest:
+                    return None
+        if self.build == self.memo.builds:  # `_latest()`, on every node's way
+            node.verified_at = self.build
+        return node
+
+    def _decode(self, key: str, remembered: bytes) -> _Node | None:
+        try:
+            version, stamped, result = pickle.loads(remembered)
+        except Exception:  # an entry of another format or a broken one: compute again
+            return None
+        if version != FORMAT:
+            return None
+        node = self.memo.decoded[key] = _Node(remembered, stamped, result, _UNCHECKED)
+        return node
+
+    def _compute(self, key: str, rule: str, function: Callable[..., R], args: tuple[Any, ...]) -> R:
         entity = args[0] if args and isinstance(args[0], ir.Entity) else None
-        if entity is not None and reads is not None:
-            reads.add(("entity", entity.name))
-        remembered = self.memo.get(key)
-        if remembered is not None:
-            found = self._still_valid(key, remembered)
-            if found is not None:
-                recorded, result = found
-                if reads is not None:
-                    reads.update(recorded)
-                self.stats.reused += 1
-                return result
         own: set[Read] = {("entity", entity.name)} if entity is not None else set()
         self._recording.append(own)
         try:
             result = self._earlier_if_equal(key, function(_Recording(self.project, own), *args))
         finally:
             self._recording.pop()
-        if reads is not None:
-            reads.update(own)
+        if self._recording:
+            self._recording[-1].update(own)
         stamped = {read: self.hash_of(read) for read in own}
         pickled = pickle.dumps((FORMAT, stamped, result), pickle.HIGHEST_PROTOCOL)
         self.memo.put(key, pickled)
         # The next build of this process reuses this very object, not an unpickled copy:
         # what is made of it (a file's parts) stays the same object too.
-        self.memo.decoded[key] = (pickled, (FORMAT, stamped, result))
+        self.memo.decoded[key] = _Node(
+            pickled, stamped, result, self.build if self._latest() else _UNCHECKED
+        )
         self.stats.computed += 1
         self.stats.computed_nodes.append(f"{rule} {args[0].name if entity else ''}".strip())
         return result
@@ -217,7 +329,7 @@ class Graph:
         decoded = self.memo.decoded.get(key)
         if decoded is None:
             return result
-        earlier = decoded[1][2]
+        earlier = decoded.result
         try:
             same = type(earlier) is type(result) and bool(earlier == result)
         except Exception:  # a value that cannot say: taken as new
@@ -228,23 +340,6 @@ class Graph:
         if isinstance(project, _Recording):
             return project._project is self.project
         return project is self.project
-
-    def _still_valid(self, key: str, remembered: bytes) -> tuple[set[Read], Any] | None:
-        decoded = self.memo.decoded.get(key)
-        if decoded is not None and decoded[0] is remembered:
-            version, stamped, result = decoded[1]
-        else:
-            try:
-                version, stamped, result = pickle.loads(remembered)
-            except Exception:  # an entry of another format or a broken one: compute again
-                return None
-            self.memo.decoded[key] = (remembered, (version, stamped, result))
-        if version != FORMAT:
-            return None
-        for read, digest in stamped.items():
-            if self.hash_of(read) != digest:
-                return None
-        return set(stamped), result
 
 
 _current: contextvars.ContextVar[Graph | None] = contextvars.ContextVar("graph", default=None)
