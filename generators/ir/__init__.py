@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Sequence
+
+from pydantic_core import to_json
 
 from compiler import ir
 from compiler.relocate import moved_from, relocation
@@ -126,20 +128,21 @@ def _moved_by(entity: ir.Entity, origin: ir.Entity) -> tuple[str, int] | None:
     return ("", 0) if entity is origin else relocation(entity)
 
 
-#: A location in ir.json's layout: `"file": "domain/x.model.py",` then its `"line": N`.
-_LOCATION = re.compile(rb'(\n *"file": )("(?:[^"\\]|\\.)*")(,\n *"line": )(\d+)')
-
-
 def _moved(piece: Piece, file: str, lines: int) -> Piece:
     """`piece` with the line of every location in `file` moved by `lines`: the same lines
     of ir.json (its regions, and what trace.json read of them, hold)."""
 
     def move(found: re.Match[bytes]) -> bytes:
-        if json.loads(found[2]) != file:
-            return found[0]
-        return found[1] + found[2] + found[3] + b"%d" % (int(found[4]) + lines)
+        return found[1] + b"%d" % (int(found[2]) + lines)
 
-    return piece.with_content(_LOCATION.sub(move, piece.content))
+    return piece.with_content(_locations_in(file).sub(move, piece.content))
+
+
+@functools.lru_cache(maxsize=64)
+def _locations_in(file: str) -> re.Pattern[bytes]:
+    """A location in `file` as ir.json lays it out: `"file": "domain/x.model.py",` and on
+    the next line its `"line": N` (the file name as pydantic writes a string)."""
+    return re.compile(rb'(\n *"file": ' + re.escape(to_json(file)) + rb',\n *"line": )(\d+)')
 
 
 @incremental("ir.frame")
