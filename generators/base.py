@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from hookfs.graph import same_objects
@@ -124,15 +125,13 @@ class Piece:
 
     Compared by identity: under `gen dev`, a piece of what did not change is the same object
     build after build (made by an `@incremental` node or kept by `same_objects`), and what
-    is made of it (its place in the file, trace.json's reading of it) is kept with it.
+    is made of it (trace.json's reading of it) is kept with it.
     """
 
     content: bytes
     regions: tuple[Region, ...] = ()
     #: Newlines in `content`.
     lines: int = field(init=False)
-    #: Where it landed last (`landed_at`).
-    _landed: Placed | None = field(default=None, init=False, repr=False)
     #: What readers of whole files made of it, by reader (trace.json's reading of its
     #: regions): kept with the piece, made again only for a new piece.
     notes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -149,15 +148,6 @@ class Piece:
         made.notes.update(self.notes)
         return made
 
-    def landed_at(self, before: int) -> Placed:
-        """The piece after `before` lines of its file: the same `Placed` as last build while
-        it lands where it did."""
-        landed = self._landed
-        if landed is None or landed.before != before:
-            landed = Placed(self, before)
-            object.__setattr__(self, "_landed", landed)
-        return landed
-
 
 def piece(text: str, origin: str | None = None, blank: int = 0) -> Piece:
     """`text` as a piece; with `origin`, all its lines but the first `blank` come from it."""
@@ -173,28 +163,21 @@ def lines_piece(text: str, origins: Sequence[str]) -> Piece:
     return Piece(text.encode(), tuple(Region(i, i, o) for i, o in enumerate(origins, 1)))
 
 
-@dataclass(frozen=True, eq=False)
-class Placed:
-    """A piece where it landed: after `before` lines of its file."""
-
-    piece: Piece
-    before: int
-
-
 class PlacedRegions(Sequence[Region]):
     """The regions of pieces where they landed, counted from the file's first line: made
     when first read (`gen inspect path:LINE`, tests), not on every build of `gen dev`."""
 
-    def __init__(self, placed: Sequence[Placed]) -> None:
-        self._placed = placed
+    def __init__(self, pieces: Sequence[Piece], befores: Sequence[int]) -> None:
+        self._pieces = pieces
+        self._befores = befores
         self._made: tuple[Region, ...] | None = None
 
     def _regions(self) -> tuple[Region, ...]:
         if self._made is None:
             self._made = tuple(
-                Region(r.start + p.before, r.end + p.before, r.origin)
-                for p in self._placed
-                for r in p.piece.regions
+                Region(r.start + before, r.end + before, r.origin)
+                for piece, before in zip(self._pieces, self._befores, strict=True)
+                for r in piece.regions
             )
         return self._made
 
@@ -225,7 +208,9 @@ class PlacedRegions(Sequence[Region]):
 class PiecedArtifact(Artifact):
     """An artifact made of pieces, each placed after the ones before it (`pieced`)."""
 
-    placed: tuple[Placed, ...] = field(default=(), compare=False, repr=False)
+    pieces: tuple[Piece, ...] = field(default=(), compare=False, repr=False)
+    #: The lines of the file before each piece.
+    befores: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 def pieced(
@@ -241,19 +226,24 @@ def pieced(
     Its parts (`Artifact.parts`) are runs of `per_part` pieces: about one per entity
     where an entity has several small pieces (schema.postgres.sql has four).
     """
-    befores = accumulate((p.lines for p in pieces), initial=0)
-    placed = tuple([p.landed_at(before) for p, before in zip(pieces, befores, strict=False)])
-    parts = joined_runs([p.content for p in pieces], per_part)
+    pieces = tuple(pieces)
+    befores = tuple(accumulate(map(_LINES, pieces[:-1]), initial=0)) if pieces else ()
+    parts = joined_runs(list(map(_CONTENT, pieces)), per_part)
     return PiecedArtifact(
         path,
         b"".join(parts),
         origins,
         rule,
         reason,
-        PlacedRegions(placed),
+        PlacedRegions(pieces, befores),
         parts,
-        placed=placed,
+        pieces=pieces,
+        befores=befores,
     )
+
+
+_LINES = attrgetter("lines")
+_CONTENT = attrgetter("content")
 
 
 def joined_runs(parts: Sequence[bytes], per_run: int) -> tuple[bytes, ...]:

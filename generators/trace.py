@@ -18,6 +18,7 @@ it (`Piece.notes`, `_State`), and the rows made of what did not change are kept 
 
 from __future__ import annotations
 
+import operator
 import zlib
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from functools import partial
@@ -172,9 +173,11 @@ class _State:
         self.rows = _Kept()
         #: Parts made of runs of rows, by rule and place: (the rows, the part).
         self.runs = _Kept()
+        #: Files in pieces, by path: what was read of their pieces (`_PiecesRead`).
+        self.pieces = _Kept()
 
     def end_build(self) -> None:
-        for kept in (self.files, self.pieced, self.entities, self.rows, self.runs):
+        for kept in (self.files, self.pieced, self.entities, self.rows, self.runs, self.pieces):
             kept.end_build()
 
     def file(self, artifact: Artifact) -> _FileTrace:
@@ -205,6 +208,17 @@ class _State:
             found = (key, (_ROWS + head, head), _said((), artifact.origins))
         self.pieced.put(artifact.path, found)
         return found[1][first], found[2]
+
+    def pieces_read(self, artifact: PiecedArtifact, named: _Said) -> _PiecesRead:
+        """What trace.json reads of the file's pieces (`_read_pieces`), brought up to date
+        from last build's when the file has the same pieces but a few."""
+        pieces, befores = artifact.pieces, artifact.befores
+        last: _PiecesRead | None = self.pieces.get(artifact.path)
+        read = _read_again(last, pieces, befores, named) if last is not None else None
+        if read is None:
+            read = _read_pieces(artifact.path, pieces, befores, named)
+        self.pieces.put(artifact.path, read)
+        return read
 
     def joined(self, key: Hashable, rows: Sequence[bytes], join: Callable[[], bytes]) -> bytes:
         """`join()` of `rows`, the part made last build while they are the same objects."""
@@ -403,29 +417,89 @@ def _gathered_pieces(
     state: _State, sources: dict[str, list[Any]], artifact: PiecedArtifact, first: bool
 ) -> _FileRow:
     head, named = state.pieced_file(artifact, first)
-    path = to_json(artifact.path)
-    local: dict[str, list[Any]] = {owner: [path, told] for owner, told in named.items()}
-    traced: list[tuple[int, bytes]] = []
-    for placed in artifact.placed:
-        read = _piece_trace(placed.piece)
-        if not read.owners:
-            continue
-        traced.append((placed.before, read.owners))
-        for owner, told in read.said.items():
-            found = local.get(owner)
-            if found is None:
-                found = local[owner] = [path, None]
-            found.append(told)
-    for owner, found in local.items():
+    read = state.pieces_read(artifact, named)
+    for owner, found in read.owners.items():
         into = sources.get(owner)
         if into is not None:
             into += found
-    chunks = [traced[at : at + _RUN] for at in range(0, len(traced), _RUN)]
+    rows = read.rows
+    chunks = [rows[at : at + _RUN] for at in range(0, len(rows), _RUN)]
     table = [
         state.made_of(("parts", artifact.path, at), chunk, _table(chunk, at == 0))
         for at, chunk in enumerate(chunks)
     ]
     return (head, *table, b"]}"), True
+
+
+class _PiecesRead(NamedTuple):
+    """What trace.json read of a file in pieces: kept for the next build (`gen dev`), which
+    reads again only the pieces that are not the same objects."""
+
+    pieces: tuple[Piece, ...]
+    #: What the file's origins name (`_State.pieced_file`).
+    named: _Said
+    #: Each owner's sources in the file: its path, what the origins name of the owner (or
+    #: None), and what each piece of the owner says of it, in order.
+    owners: dict[str, list[Any]]
+    #: The pieces of each owner, by index.
+    indices: dict[str, list[int]]
+    #: The pieces that name owners, by index; and their rows of `parts`, `(before, owners)`.
+    rowed: list[int]
+    rows: list[tuple[int, bytes]]
+
+
+def _read_pieces(
+    path: str, pieces: tuple[Piece, ...], befores: tuple[int, ...], named: _Said
+) -> _PiecesRead:
+    path_json = to_json(path)
+    owners: dict[str, list[Any]] = {owner: [path_json, told] for owner, told in named.items()}
+    indices: dict[str, list[int]] = {}
+    rowed: list[int] = []
+    rows: list[tuple[int, bytes]] = []
+    for at, piece in enumerate(pieces):
+        read = _piece_trace(piece)
+        if not read.owners:
+            continue
+        rowed.append(at)
+        rows.append((befores[at], read.owners))
+        for owner, told in read.said.items():
+            found = owners.get(owner)
+            if found is None:
+                found = owners[owner] = [path_json, None]
+            found.append(told)
+            indices.setdefault(owner, []).append(at)
+    return _PiecesRead(pieces, named, owners, indices, rowed, rows)
+
+
+def _read_again(
+    last: _PiecesRead, pieces: tuple[Piece, ...], befores: tuple[int, ...], named: _Said
+) -> _PiecesRead | None:
+    """`last` brought up to `pieces`: the owners of the pieces that are new read again, the
+    rows placed anew; None when a new piece names other owners (read the file again)."""
+    if len(pieces) != len(last.pieces) or named is not last.named:
+        return None
+    changed = [at for at, same in enumerate(map(operator.is_, last.pieces, pieces)) if not same]
+    owners = last.owners
+    if changed:
+        owners = dict(owners)
+        touched: set[str] = set()
+        for at in changed:
+            read, before = _piece_trace(pieces[at]), _piece_trace(last.pieces[at])
+            if read.owners != before.owners:
+                return None
+            touched.update(read.said)
+        for owner in touched:
+            found = owners[owner][:2]
+            found += [_piece_trace(pieces[at]).said[owner] for at in last.indices[owner]]
+            owners[owner] = found
+    rows = last.rows
+    if any(map(operator.ne, map(befores.__getitem__, last.rowed), map(_BEFORE, rows))):
+        rows = list(zip(map(befores.__getitem__, last.rowed), map(_OWNERS, rows), strict=True))
+    return last._replace(pieces=pieces, owners=owners, rows=rows)
+
+
+_BEFORE = operator.itemgetter(0)
+_OWNERS = operator.itemgetter(1)
 
 
 def _table(chunk: list[tuple[int, bytes]], first: bool) -> Callable[[], bytes]:

@@ -193,7 +193,7 @@ def ir_piece(built: Built, entity: str) -> Piece:
     (ir_json,) = [a for a in built.artifacts if a.path == "ir.json"]
     assert isinstance(ir_json, PiecedArtifact)
     head = b'\n      "name": "%b",\n' % entity.encode()  # the entity's, 6 spaces in
-    return next(p.piece for p in ir_json.placed if head in p.piece.content)
+    return next(piece for piece in ir_json.pieces if head in piece.content)
 
 
 def _locations(piece: Piece) -> list[str]:

@@ -11,13 +11,15 @@ import pytest
 
 from compiler import ir
 from compiler.compile import compile_project
-from generators.base import Artifact
+from generators.base import PROJECT_ORIGIN, Artifact, PiecedArtifact, lines_piece, pieced
 from generators.pipeline import generate
 from generators.registry import GeneratorError, load_generators, run_generators
-from generators.trace import declared_at, element_artifacts
+from generators.trace import declared_at, element_artifacts, trace_json
 from generators.ui import RUNTIME_FILES
+from hookfs.graph import Graph, Memo, building
 from hookfs.store import HookStore
 from hookfs.writer import write_snapshot
+from tests.conftest import EXAMPLE
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -238,3 +240,22 @@ def test_ir_json_is_the_models_dump_and_each_entity_and_field_has_its_lines(
             "},",
         )
         assert any(wanted in line for line in lines[region.start - 1 : region.end]), first
+
+
+def test_trace_json_reads_again_a_file_whose_new_piece_names_other_elements() -> None:
+    """Under `gen dev` trace.json reads only a file's new pieces; a new piece that names
+    other elements than the one it replaces makes it read the file again."""
+    project = compile_project(EXAMPLE).project
+
+    def file_naming(second: str) -> PiecedArtifact:
+        pieces = [lines_piece(f"{name}\n", [name]) for name in ("Invoice", second, "Payment")]
+        return pieced("notes.txt", pieces, (PROJECT_ORIGIN,), "notes", "for the test")
+
+    memo = Memo()
+    for second in ("Customer", "Product", "Product.sku"):
+        graph = Graph(project, memo)
+        with building(graph):
+            kept_between_builds = trace_json(project, [file_naming(second)])
+        graph.finish()
+        assert kept_between_builds == trace_json(project, [file_naming(second)])  # from nothing
+    assert b'"Product.sku": {' in kept_between_builds
