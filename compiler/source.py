@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, FrameType
+from typing import NamedTuple
 
 # Frames from these folders belong to the language itself, never to the user.
 _LANGUAGE_DIRS = tuple(
@@ -54,44 +55,69 @@ def _relative_to(filename: str, root: str) -> str:
 
 def caller_location() -> SourceLoc:
     """Return the first frame outside the language: the user's declaration."""
-    frame = sys._getframe(1)
-    while frame is not None and (
-        frame.f_code.co_filename.startswith(_LANGUAGE_DIRS)
-        or frame.f_code.co_filename == _GENERATED_CODE
-    ):
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return UNKNOWN_LOC
-    return SourceLoc(relative_file(frame.f_code.co_filename), _line_of(frame))
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if not (code.co_filename.startswith(_LANGUAGE_DIRS) or code.co_filename == _GENERATED_CODE):
+            return _location(frame, code)
+        frame = frame.f_back
+    return UNKNOWN_LOC
 
 
-def _line_of(frame: FrameType) -> int:
-    """`frame.f_lineno`, without its cost.
+class _CodeLines(NamedTuple):
+    """A code object's line table, decoded, and the locations made in it."""
 
-    CPython finds f_lineno by decoding the code's line table from the start.
-    A model file is one module-level code object, so asking at each of its
-    declarations is quadratic: 40% of loading 500 entities. The table is
-    decoded once per code object instead and searched by instruction offset.
+    code: CodeType
+    #: Instruction offsets where a line starts, and that line.
+    starts: tuple[int, ...]
+    lines: tuple[int | None, ...]
+    #: The project root the code's file was made relative to, and the file so made.
+    root: str
+    file: str
+    #: One location per line: declarations on one line share it (it is frozen).
+    at_line: dict[int, SourceLoc]
+
+
+#: id(code) -> its `_CodeLines`. Keyed by identity: hashing a code object hashes its
+#: whole bytecode, which costs as much as the decoding.
+_code_lines: dict[int, _CodeLines] = {}
+
+
+def _location(frame: FrameType, code: CodeType) -> SourceLoc:
+    """`frame`'s file and line, without `frame.f_lineno`'s cost.
+
+    CPython finds f_lineno by decoding the code's line table from the start. A model
+    file is one module-level code object, so asking at each of its declarations is
+    quadratic: 40% of loading 500 entities. The table is decoded once per code object
+    instead and searched by instruction offset.
     """
-    starts, lines = _line_table(frame.f_code)
-    line = lines[bisect.bisect_right(starts, frame.f_lasti) - 1]
-    return line if line is not None else frame.f_lineno
+    root = str(_project_root[-1]) if _project_root else ""
+    known = _code_lines.get(id(code))
+    if known is None or known.code is not code or known.root != root:
+        known = _decoded(code, root)
+    line = known.lines[bisect.bisect_right(known.starts, frame.f_lasti) - 1]
+    if line is None:
+        line = frame.f_lineno
+    found = known.at_line.get(line)
+    if found is None:
+        found = known.at_line[line] = SourceLoc(known.file, line)
+    return found
 
 
-#: id(code) -> (code, offsets, lines). Keyed by identity: hashing a code
-#: object hashes its whole bytecode, which costs as much as the decoding.
-_line_tables: dict[int, tuple[CodeType, tuple[int, ...], tuple[int | None, ...]]] = {}
-
-
-def _line_table(code: CodeType) -> tuple[tuple[int, ...], tuple[int | None, ...]]:
-    known = _line_tables.get(id(code))
-    if known is None or known[0] is not code:
-        if len(_line_tables) > 256:
-            _line_tables.clear()
-        ranges = list(code.co_lines())  # (start offset, end offset, line) in order
-        known = (code, tuple(r[0] for r in ranges), tuple(r[2] for r in ranges))
-        _line_tables[id(code)] = known
-    return known[1], known[2]
+def _decoded(code: CodeType, root: str) -> _CodeLines:
+    if len(_code_lines) > 256:
+        _code_lines.clear()
+    ranges = list(code.co_lines())  # (start offset, end offset, line) in order
+    known = _CodeLines(
+        code,
+        tuple(r[0] for r in ranges),
+        tuple(r[2] for r in ranges),
+        root,
+        _relative_to(code.co_filename, root),
+        {},
+    )
+    _code_lines[id(code)] = known
+    return known
 
 
 class project_root:
