@@ -4,7 +4,9 @@ A generator marks its per-entity work with `@incremental("rule")`: a function
 of `(project, entity, ...)`. While a build runs (`building(...)`), each call
 is a node of the graph. The first time, it runs against a view of the project
 that records what it reads: entities by name (`project.entity("Customer")`,
-the entity it was given), and project-wide parts (`project.app`, and
+the entity it was given), what a reference needs of one (its names and key,
+`project.ref_target("Customer")`: a field added to Customer does not reach
+what only refers to it), and project-wide parts (`project.app`, and
 `project.entities`, which is everything). The result is remembered with the
 content hash of each of those reads, under the node's name (rule, arguments)
 and the generators' code version. The next build reuses the result when every
@@ -48,7 +50,7 @@ FORMAT = 1
 _CODE_FOLDERS = ("generators", "templates", "policy", "compiler/ir")
 _REPO = Path(__file__).resolve().parents[1]
 
-#: A read: ("entity", name) or ("project", attribute).
+#: A read: ("entity", name), ("ref", name) (`Project.ref_target`) or ("project", attribute).
 Read = tuple[str, str]
 #: What `same_objects` remembers: its objects, its result, the node keys its work called.
 _SameObjects = tuple[tuple[object, ...], Any, frozenset[str]]
@@ -169,15 +171,15 @@ class Graph:
         suspects: set[Read] = set()
         current: set[Read] = set()
         for entity in self.project.entities:
-            read = ("entity", entity.name)
-            current.add(read)
+            read, as_target = ("entity", entity.name), ("ref", entity.name)
+            current |= {read, as_target}
             known = self._known_hash(entity)
             if known is None and (twin := moved_from(entity)) is not None:
                 known = self._known_hash(twin)
                 if known is not None:  # as `_hash` notes it
                     self.memo.entity_hashes[id(entity)] = (entity, known)
             if known is None or known != last.get(read):
-                suspects.add(read)
+                suspects |= {read, as_target}
         gone = last.keys() - current
         for read in gone:  # a node that reads one hashes it again, and notes it again
             del last[read]
@@ -405,6 +407,10 @@ class _Recording:
         self._reads.add(("entity", qualified.partition(".")[0]))
         return self._project.field(qualified)
 
+    def ref_target(self, name: str) -> ir.RefTarget | None:
+        self._reads.add(("ref", name))  # only what a reference needs: not the whole entity
+        return self._project.ref_target(name)
+
     def element(self, ref: str) -> ir.Entity | ir.FieldNode | None:
         self._reads.add(("entity", ref.partition(".")[0]))
         return self._project.element(ref)
@@ -420,6 +426,12 @@ _LOC = re.compile(r'"loc":\{"file":"(?:[^"\\]|\\.)*","line":\d+\},?')
 
 def _hash(project: ir.Project, read: Read) -> str:
     kind, name = read
+    if kind == "ref":
+        target = project.ref_target(name)
+        if target is None:
+            return _digest("<none>")
+        key = _LOC.sub("", target.key.model_dump_json())
+        return _digest("\0".join([target.name, target.table, target.uid, key]))
     if kind == "entity":
         found = project.entity(name)
         # Without source lines: a field added above an entity moves its lines, and only

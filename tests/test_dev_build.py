@@ -225,3 +225,35 @@ def test_a_cycle_of_foreign_keys_made_by_a_save_is_marked_use_alter(tmp_path: Pa
     tables = _content(after, "db/tables.py")
     assert tables.count(b"use_alter=True") == 2  # TaxRate -> Product, Product -> TaxRate
     assert tables == _content(build(project, Memo()), "db/tables.py")
+
+
+def test_what_refers_to_an_entity_is_made_again_when_its_key_changes_only(tmp_path: Path) -> None:
+    """Product refers to TaxRate, whose key is its `code`. A field added to TaxRate leaves
+    what Product's generators made as it was (they read what a reference needs of
+    TaxRate); a longer code changes Product's foreign key column, as from nothing."""
+    project = tmp_path / "invoices"
+    shutil.copytree(EXAMPLE, project)
+    session = Session(project)
+    session.generate()
+    catalog = project / "domain" / "catalog.model.py"
+    key = '"code": slug().primary().max_length(20),\n'
+
+    catalog.write_text(
+        catalog.read_text().replace(key, key + '        "note": text(),\n'), encoding="utf-8"
+    )
+    added, _ = session.generate()
+    assert not [node for node in added.stats.computed_nodes if node.endswith(" Product")]
+
+    catalog.write_text(catalog.read_text().replace(key, key.replace("20", "30")), "utf-8")
+    longer, _ = session.generate()
+    assert "db.table Product" in longer.stats.computed_nodes
+    schema = _content(longer, "db/schema.postgres.sql")
+    assert b"    tax_rate_id varchar(30),\n" in schema
+    from_nothing = build(project, Memo())
+    for path in (
+        "db/schema.postgres.sql",
+        "db/tables.py",
+        "client/types.ts",
+        "api/shapes/product.py",
+    ):
+        assert _content(longer, path) == _content(from_nothing, path), path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -357,6 +357,15 @@ class Theme(Node):
     loc: SourceRef
 
 
+class RefTarget(NamedTuple):
+    """An entity as a reference to it sees it (`Project.ref_target`)."""
+
+    name: str
+    table: str
+    uid: str
+    key: FieldNode
+
+
 class Project(Node):
     schema_version: Literal[1] = SCHEMA_VERSION
     app: AppConfig
@@ -370,6 +379,17 @@ class Project(Node):
 
     def entity(self, name: str) -> Entity | None:
         return self._entities_by_name.get(name)
+
+    def ref_target(self, name: str) -> RefTarget | None:
+        """What a reference to entity `name` needs of it (a column of its key's type, an
+        import of its row): generators that read only this of another entity are not
+        made again when the rest of it changes (hookfs/graph.py)."""
+        found = self.entity(name)
+        if found is None:
+            return None
+        key = found.field(found.primary_key)
+        assert key is not None, f"{name} has no primary key field"
+        return RefTarget(found.name, found.table, found.uid, key)
 
     def field(self, qualified: str) -> FieldNode | None:
         """Look up `"Invoice.status"`."""

@@ -227,14 +227,14 @@ def _shape_modules(project: ir.Project, entity: ir.Entity) -> list[Artifact]:
     return [rows, shapes]
 
 
-def _included(project: ir.Project, entity: ir.Entity) -> list[ir.Entity]:
+def _included(project: ir.Project, entity: ir.Entity) -> list[ir.RefTarget]:
     """The entities whose Row the entity's Read includes (each once)."""
     names = {
         field.type.target
         for field in entity.fields
         if isinstance(field.type, ir.RefType | ir.OneToManyType | ir.ManyToManyType)
     }
-    found = [project.entity(name) for name in names]
+    found = [project.ref_target(name) for name in names]
     assert all(found), f"{entity.name} includes an unresolved entity"
     return [e for e in found if e is not None]
 

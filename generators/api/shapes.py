@@ -72,7 +72,7 @@ class Attribute:
     doc: str | None
 
 
-def class_name(entity: ir.Entity, kind: str) -> str:
+def class_name(entity: ir.Entity | ir.RefTarget, kind: str) -> str:
     return f"{entity.name}{kind}"
 
 
@@ -98,19 +98,12 @@ def value_type(project: ir.Project, field: ir.FieldNode, read: bool = False) -> 
         item = scalars[inner.name] if isinstance(inner, ir.ScalarType) else _literal(inner.values)
         return f"list[{item}]"
     if isinstance(t, ir.RefType):
-        target = project.entity(t.target)
-        assert target is not None
-        key = target.field(target.primary_key)
-        assert key is not None
-        return value_type(project, key, read)
+        return value_type(project, _target(project, t.target).key, read)
     if isinstance(t, ir.PolyRefType):
         return "PolyRef"
     if isinstance(t, ir.ManyToManyType):
         # What a write sends: the keys of the linked rows.
-        target = _entity(project, t.target)
-        key = target.field(target.primary_key)
-        assert key is not None
-        return f"list[{value_type(project, key, read)}]"
+        return f"list[{value_type(project, _target(project, t.target).key, read)}]"
     raise ValueError(f"{field.name}: a {t.kind} has no single value")
 
 
@@ -176,12 +169,12 @@ def read_attributes(
         required = field.visible_to is None
         if isinstance(t, ir.OneToManyType | ir.ManyToManyType):
             if not embedded:
-                annotation = f"list[{class_name(_entity(project, t.target), 'Row')}]"
+                annotation = f"list[{class_name(_target(project, t.target), 'Row')}]"
                 found.append(Attribute(field.name, annotation, (), False, field.help))
             continue
         annotation = value_type(project, field, read=True)
         if isinstance(t, ir.RefType) and not embedded:
-            annotation += f" | {class_name(_entity(project, t.target), 'Row')}"
+            annotation += f" | {class_name(_target(project, t.target), 'Row')}"
         if field.nullable:
             annotation += " | None"
         found.append(Attribute(field.name, annotation, (), required, field.help))
@@ -254,7 +247,8 @@ def input_attributes(project: ir.Project, action: ir.Action) -> list[Attribute]:
     ]
 
 
-def _entity(project: ir.Project, name: str) -> ir.Entity:
-    found = project.entity(name)
+def _target(project: ir.Project, name: str) -> ir.RefTarget:
+    """What a reference needs of entity `name` (not all of it: hookfs/graph.py)."""
+    found = project.ref_target(name)
     assert found is not None, name
     return found

@@ -71,7 +71,7 @@ def camel(name: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def enum_alias(entity: ir.Entity, field: ir.FieldNode) -> str:
+def enum_alias(entity: ir.Entity | ir.RefTarget, field: ir.FieldNode) -> str:
     """`Invoice.status` -> `InvoiceStatus`."""
     return f"{entity.name}{pascal(field.name)}"
 
@@ -80,19 +80,21 @@ def literal(values: tuple[str, ...]) -> str:
     return " | ".join(json.dumps(v, ensure_ascii=False) for v in values)
 
 
-def entity_of(project: ir.Project, name: str) -> ir.Entity:
-    found = project.entity(name)
-    assert found is not None, name
-    return found
-
-
 def key_type(project: ir.Project, entity: ir.Entity) -> str:
     key = entity.field(entity.primary_key)
     assert key is not None
     return value_type(project, entity, key)
 
 
-def value_type(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> str:
+def target_key_type(project: ir.Project, name: str) -> str:
+    """The type of a key of entity `name`, as a reference to it holds it (reading only
+    what a reference needs of it: hookfs/graph.py)."""
+    target = project.ref_target(name)
+    assert target is not None, name
+    return value_type(project, target, target.key)
+
+
+def value_type(project: ir.Project, entity: ir.Entity | ir.RefTarget, field: ir.FieldNode) -> str:
     """The TypeScript type of a stored value: no null, refs as the target's key."""
     t = field.type
     if isinstance(t, ir.ScalarType):
@@ -105,11 +107,11 @@ def value_type(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -> s
             return f"{SCALARS[inner.name]}[]"
         return f"{enum_alias(entity, field)}[]"
     if isinstance(t, ir.RefType):
-        return key_type(project, entity_of(project, t.target))
+        return target_key_type(project, t.target)
     if isinstance(t, ir.PolyRefType):
         return "PolyRef"
     if isinstance(t, ir.ManyToManyType):  # written as the linked rows' keys
-        return f"{key_type(project, entity_of(project, t.target))}[]"
+        return f"{target_key_type(project, t.target)}[]"
     raise ValueError(f"{entity.name}.{field.name}: a {t.kind} has no single value")
 
 
@@ -140,10 +142,9 @@ def included_type(project: ir.Project, entity: ir.Entity, field: ir.FieldNode) -
     """What `include=<field>` puts there: a ref stays the key when the target is unreadable."""
     t = field.type
     assert isinstance(t, RELATIONS)
-    target = entity_of(project, t.target)
     if isinstance(t, ir.RefType):
-        return f"{key_type(project, target)} | {target.name}"
-    return f"{target.name}[]"
+        return f"{target_key_type(project, t.target)} | {t.target}"
+    return f"{t.target}[]"
 
 
 def read_fields(project: ir.Project, entity: ir.Entity) -> list[TsField]:

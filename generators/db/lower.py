@@ -171,7 +171,7 @@ class _Lowering:
         )
         columns, foreign_keys = [], []
         for column_uid, column, target_name in sides:
-            target = self._entity(target_name)
+            target = self._target(target_name)
             columns.append(
                 Column(
                     uid=column_uid,
@@ -186,7 +186,7 @@ class _Lowering:
                     name=fit_identifier(f"fk_{join.name}_{column}"),
                     columns=(column_uid,),
                     target_table=target.uid,
-                    target_columns=(self._key_field(target).uid,),
+                    target_columns=(target.key.uid,),
                     on_delete="CASCADE",
                     origin=join.serves[0],
                 )
@@ -241,7 +241,7 @@ class _Lowering:
     def _poly_columns(
         self, entity: ir.Entity, field: ir.FieldNode, poly: ir.PolyRefType, origin: str
     ) -> list[Column]:
-        key_types = {self._key_type(self._entity(target)) for target in poly.targets}
+        key_types = {self._key_type(self._target(target)) for target in poly.targets}
         return [
             Column(
                 uid=f"{field.uid}.type",
@@ -270,7 +270,7 @@ class _Lowering:
             element = self._column_type(entity, field, type_.of)
             return f"{element}[]"
         if isinstance(type_, ir.RefType):
-            return self._key_type(self._entity(type_.target))
+            return self._key_type(self._target(type_.target))
         raise TypeError(f"{entity.name}.{field.name}: no column type for {type_.kind}")
 
     def _enum(self, entity: ir.Entity, field: ir.FieldNode, values: tuple[str, ...]) -> EnumType:
@@ -287,13 +287,13 @@ class _Lowering:
     def _foreign_keys(self, entity: ir.Entity, field: ir.FieldNode) -> list[ForeignKey]:
         if not isinstance(field.type, ir.RefType):
             return []
-        target = self._entity(field.type.target)
+        target = self._target(field.type.target)
         return [
             ForeignKey(
                 name=fit_identifier(f"fk_{entity.table}_{field.column}"),
                 columns=(field.uid,),
                 target_table=target.uid,
-                target_columns=(self._key_field(target).uid,),
+                target_columns=(target.key.uid,),
                 on_delete=_ON_DELETE[field.type.on_delete],
                 origin=f"{entity.name}.{field.name}",
             )
@@ -301,19 +301,15 @@ class _Lowering:
 
     # Keys ----------------------------------------------------------------------------
 
-    def _entity(self, name: str) -> ir.Entity:
-        found = self.project.entity(name)
+    def _target(self, name: str) -> ir.RefTarget:
+        """What a reference needs of entity `name`: its table and key, not all of it."""
+        found = self.project.ref_target(name)
         assert found is not None, f"unresolved entity {name}"
         return found
 
-    def _key_field(self, entity: ir.Entity) -> ir.FieldNode:
-        key = entity.field(entity.primary_key)
-        assert key is not None
-        return key
-
-    def _key_type(self, entity: ir.Entity) -> str:
-        key = self._key_field(entity)
-        assert isinstance(key.type, ir.ScalarType), f"{entity.name}: key must be a scalar"
+    def _key_type(self, target: ir.RefTarget) -> str:
+        key = target.key
+        assert isinstance(key.type, ir.ScalarType), f"{target.name}: key must be a scalar"
         return _scalar_sql(key.type, key.max_length)
 
 
