@@ -22,7 +22,6 @@ the errors are the ones a compile from nothing reports.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -62,6 +61,9 @@ class _Result:
     #: all declarations): those are looked up again each time.
     reads_policies: bool = False
     reads_more: bool = False
+    #: `entity_names` and `decl_names` as sets, for `EntityReuse._reused`.
+    entities_read: frozenset[str] = frozenset()
+    decls_read: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, given: object, reads: dict[Read, object], value: object) -> _Result:
@@ -84,15 +86,9 @@ class _Result:
             tuple(decls),
             policies,
             len(entity_names) + len(decl_names) + policies < len(reads),
+            frozenset(entity_names),
+            frozenset(decl_names),
         )
-
-    @functools.cached_property
-    def entities_read(self) -> frozenset[str]:
-        return frozenset(self.entity_names)
-
-    @functools.cached_property
-    def decls_read(self) -> frozenset[str]:
-        return frozenset(self.decl_names)
 
 
 #: What `EntityReuse._reused` returns for a result it cannot reuse (a step may give None).
