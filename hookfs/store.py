@@ -624,6 +624,9 @@ class HookStore:
             if head is not None and head.tree == tree:
                 conn.execute("ROLLBACK")
                 result = CommitResult(head, created=False)
+                # Head's files are stored, parts and all: the next commit (the first save
+                # of `gen dev`) stores only the parts that are new.
+                self._parts_stored.update(d for s in staged.values() for d, _ in s.parts)
             else:
                 snapshot = self._insert(staged, tree, head, message)
                 conn.execute("COMMIT")

@@ -276,3 +276,18 @@ def test_objects_freed_and_their_ids_taken_again_never_give_a_wrong_hash(
         if first & later:
             break
     assert first & later
+
+
+def test_a_commit_after_one_that_found_head_stores_its_new_parts(tmp_path: Path) -> None:
+    """`gen dev` starts with a build equal to head: its parts are stored, and the first save
+    stores only its new parts. The new ones must be there, read back from the file."""
+    ir = _entities(40, "a")
+    with HookStore.open(tmp_path / "project") as first:
+        first.commit([_whole("ir.json", ir)], "gen generate")
+    with HookStore.open(tmp_path / "project") as store:  # a new connection: `gen dev`'s
+        hashes = KnownHashes()
+        assert not store.commit([_whole("ir.json", ir)], "gen dev starts", hashes).created
+        ir[5] = b'{"name":"Entity005","tag":"saved"},'
+        files = [_whole("ir.json", ir)]
+        assert store.commit(files, "a save", hashes).created
+    _assert_as_from_nothing(tmp_path, "fresh", files)
