@@ -50,6 +50,24 @@ def relocation(entity: Entity) -> tuple[str, int] | None:
     return found
 
 
+def relocation_between(before: Entity, after: Entity) -> tuple[str, int] | None:
+    """(file, lines) when `after` is `before` with its locations in `file` `lines` further
+    down (both relocations of one entity, or one of the other); else None."""
+    origin = moved_from(before) or before
+    if (moved_from(after) or after) is not origin:
+        return None
+    was, now = _moved_by(before, origin), _moved_by(after, origin)
+    if was is None or now is None or (was[0] and now[0] and was[0] != now[0]):
+        return None
+    return now[0] or was[0], now[1] - was[1]
+
+
+def _moved_by(entity: Entity, origin: Entity) -> tuple[str, int] | None:
+    """How far `entity` is from `origin`: ("", 0) when it is `origin`; None when the
+    relocation does not tell (moved in several files)."""
+    return ("", 0) if entity is origin else relocation(entity)
+
+
 def _added(before: tuple[str, int] | None, file: str, lines: int) -> tuple[str, int] | None:
     """A relocation by `before`, then by `lines` in `file`, as one (if it is one)."""
     if before is None or before[0] != file:

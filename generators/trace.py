@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from pydantic_core import to_json
 
 from compiler import ir
+from compiler.relocate import relocation_between
 from generators.base import PROJECT_ORIGIN, Artifact, Piece, PiecedArtifact, Region
 from hookfs.graph import same_objects
 
@@ -375,10 +376,14 @@ def _entities(state: _State, project: ir.Project) -> tuple[list[bytes], dict[str
         found = state.entities.get(entity.name)
         if found is None or found[0] is not entity:
             row = b',\n    %b: "%b"' % (to_json(entity.name), str(entity.loc).encode())
-            made = _entity_heads(entity)
-            if found is not None:  # keep the objects of last build when they say the same
+            if found is not None and relocation_between(found[0], entity) is not None:
+                made = found[2]  # only moved: its fields' lines are relative to it
+            else:
+                made = _entity_heads(entity)
+                if found is not None:  # keep the objects of last build when they say the same
+                    made = found[2] if found[2] == made else made
+            if found is not None:
                 row = found[1] if found[1] == row else row
-                made = found[2] if found[2] == made else made
             found = (entity, row, made)
         state.entities.put(entity.name, found)
         rows.append(found[1])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pydantic_core import to_json
 
 from compiler import ir
-from compiler.relocate import moved_from, relocation
+from compiler.relocate import relocation_between
 from generators.base import PROJECT_ORIGIN, Piece, PiecedArtifact, Region, pieced
 from hookfs.graph import incremental, same_objects
 
@@ -101,31 +101,13 @@ class _Dumped:
         elif found[0] is entity:
             made = found[2]
         else:
-            shift = _shift(found[0], entity)
+            shift = relocation_between(found[0], entity)
             made = _entity_piece(separator, entity) if shift is None else _moved(found[2], *shift)
         self.now[entity.name] = (entity, separator, made)
         return made
 
     def end_build(self) -> None:
         self.last, self.now = self.now, {}
-
-
-def _shift(before: ir.Entity, after: ir.Entity) -> tuple[str, int] | None:
-    """(file, lines) when `after` is `before` with its locations in `file` `lines` further
-    down (both relocations of one entity, compiler/relocate.py); else None."""
-    origin = moved_from(before) or before
-    if (moved_from(after) or after) is not origin:
-        return None
-    was, now = _moved_by(before, origin), _moved_by(after, origin)
-    if was is None or now is None or (was[0] and now[0] and was[0] != now[0]):
-        return None
-    return now[0] or was[0], now[1] - was[1]
-
-
-def _moved_by(entity: ir.Entity, origin: ir.Entity) -> tuple[str, int] | None:
-    """How far `entity` is from `origin`: ("", 0) when it is `origin`; None when the
-    relocation does not tell (moved in several files)."""
-    return ("", 0) if entity is origin else relocation(entity)
 
 
 def _moved(piece: Piece, file: str, lines: int) -> Piece:
