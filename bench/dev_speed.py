@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,12 +92,14 @@ def measure_generate(entities: int, runs: int) -> dict[str, object]:
         session = Session(project, quiet_collector=True)  # as `gen dev` makes it
         session.generate()  # what `gen dev` builds as it starts (not counted)
         incremental, computed, reused, written = [], [], [], []
+        phases: dict[str, list[float]] = {}
         for serial in range(runs):
             add_field(project, serial)
             session.collect_garbage()  # what `gen dev` does between saves, once quiet
-            began = time.perf_counter()
-            built, report = session.generate()
-            incremental.append(time.perf_counter() - began)
+            with timed_phases(phases):
+                began = time.perf_counter()
+                built, report = session.generate()
+                incremental.append(time.perf_counter() - began)
             computed.append(built.stats.computed)
             reused.append(built.stats.reused)
             written.append(len(report.mirror.written))
@@ -109,11 +112,48 @@ def measure_generate(entities: int, runs: int) -> dict[str, object]:
     return {
         "full": full,
         "incremental": incremental,
+        "phases": phases,
         "command": command,
         "computed": computed,
         "reused": reused,
         "written": written,
     }
+
+
+@contextmanager
+def timed_phases(into: dict[str, list[float]]) -> Iterator[None]:
+    """Time a save's phases (the compile, the generators, the commit, the mirror) into
+    `into`, by wrapping the functions that do them while the block runs."""
+    import compiler.incremental
+    import generators.pipeline
+    import hookfs.store
+    import hookfs.writer
+
+    phases = [
+        (compiler.incremental.Recompiler, "compile", "compile"),
+        (generators.pipeline, "_generated", "generators"),
+        (hookfs.store.HookStore, "commit", "commit"),
+        (hookfs.writer, "mirror", "mirror"),
+    ]
+    originals = [getattr(owner, name) for owner, name, _ in phases]
+
+    def timing(function: Any, phase: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                into.setdefault(phase, []).append(time.perf_counter() - began)
+
+        return timed
+
+    for (owner, name, phase), original in zip(phases, originals, strict=True):
+        setattr(owner, name, timing(original, phase))
+    try:
+        yield
+    finally:
+        for (owner, name, _), original in zip(phases, originals, strict=True):
+            setattr(owner, name, original)
 
 
 # 2. save to browser ----------------------------------------------------------------------------
@@ -272,6 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         f"    graph nodes run / reused per build:   {generated['computed']} / {generated['reused']}"
     )
     print(f"    files written per build:              {generated['written']}")
+    phases = generated["phases"]
+    assert isinstance(phases, dict)
+    each = ", ".join(
+        f"{name} {statistics.median(times) * 1000:.1f}" for name, times in phases.items()
+    )
+    print(f"    per phase, median ms:                 {each}")
     verdict = "met" if ratio < TARGET_RATIO else "NOT met"
     print(f"  incremental / full: {ratio:.2f}x; target < {TARGET_RATIO:.2f}x: {verdict}")
     command_ratio = statistics.median(command) / statistics.median(full)
