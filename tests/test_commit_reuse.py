@@ -255,27 +255,30 @@ def test_objects_freed_and_their_ids_taken_again_never_give_a_wrong_hash(
     """Parts are known by identity: an id seen before may name another object now."""
     hashes = KnownHashes()
 
-    def commit(tag: str) -> tuple[list[NewFile], set[int]]:
-        # Each as long as the others, and of a size the allocator hands out again at once.
-        parts = _entities(200, tag * 40)
+    def commit(tag: str, parts: list[bytes]) -> tuple[list[NewFile], set[int]]:
         readme = bytes(bytearray(b"# Project, version %s\n" % tag.encode()))
         files = [_whole("ir.json", parts), _plain("README.md", readme)]
         assert store.commit(files, tag, hashes).created
         return files, {id(part) for part in parts} | {id(readme)}
 
-    files, first = commit("a")
-    commit("b")  # once the next commit no longer has them, nothing holds a's objects
+    files, first = commit("a", _entities(200, "a" * 40))
+    commit("b", _entities(200, "b" * 40))  # now nothing holds a's objects but `files`
     del files
     gc.collect()
 
-    # Until the allocator hands out an id a's objects had (the case tested): at once in a
-    # fresh process, a few rounds later after other tests shaped the heap.
-    for round in range(20):
-        files, later = commit(chr(ord("c") + round))  # parts as long as a's
-        _assert_as_from_nothing(tmp_path, f"fresh{round}", files)
-        if first & later:
-            break
-    assert first & later
+    # Parts of the size a's had, made (and kept, so that they do not take each other's
+    # ids) until some land where a's were: the case tested, whatever the heap's state.
+    made: list[bytes] = []
+    on_freed: list[bytes] = []
+    while len(on_freed) < 20 and len(made) < 200_000:
+        part = b'{"name":"Entity%06d","tag":"%s"},' % (len(made), b"c" * 37)
+        made.append(part)
+        if id(part) in first:
+            on_freed.append(part)
+    assert on_freed, "no new object took an id of a freed one"
+    parts = on_freed + made[: 200 - len(on_freed)]
+    files, _ = commit("c", parts)
+    _assert_as_from_nothing(tmp_path, "fresh", files)
 
 
 def test_a_commit_after_one_that_found_head_stores_its_new_parts(tmp_path: Path) -> None:

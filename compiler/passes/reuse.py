@@ -315,10 +315,9 @@ class EntityReuse:
 def _found_again(
     before: _Result, given: object, project: ir.Project | None, ctx: PassContext
 ) -> bool:
-    """Whether the step is given, and finds, the very objects it did before: what holds for
-    nearly every entity of a save (a kept entity is the same object). Identity only, at C
-    speed over the names (200 entities, 13 steps each, a save); equal objects that are
-    not the same are left to `_same`."""
+    """Whether the step is given, and finds, the very objects it did before (a declaration
+    step's, or one whose entity changed and came out the same). Identity only, at C speed
+    over the names; equal objects that are not the same are left to `_same`."""
     if before.given is not given:
         return False
     if before.entity_names and (
