@@ -180,6 +180,11 @@ class Graph:
                     self.memo.entity_hashes[id(entity)] = (entity, known)
             if known is None or known != last.get(read):
                 suspects |= {read, as_target}
+                # Only a hash taken in this build may be trusted by the next: a build that
+                # reads neither (`model_now`'s) must not leave last one's for an entity that
+                # comes back as it was then.
+                last.pop(read, None)
+                last.pop(as_target, None)
         gone = last.keys() - current
         for read in gone:  # a node that reads one hashes it again, and notes it again
             del last[read]

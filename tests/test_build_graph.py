@@ -476,3 +476,34 @@ def test_a_node_read_back_from_the_store_is_checked_in_the_first_build(builds: B
     builds.memo.kept = dict(stored)  # as the store gives them: bytes, unpickled on use
     found, stats = builds.build(_app_name)
     assert found == renamed and stats.computed == 1
+
+
+@incremental("test.key_help")
+def _key_help(project: ir.Project, entity: ir.Entity, other: str) -> str:
+    """A node that reads only what a reference needs of `other` (`Project.ref_target`)."""
+    target = project.ref_target(other)
+    return f"{entity.name} refers to a key helped by {target.key.help if target else None}"
+
+
+def test_a_reference_is_read_again_when_its_entity_comes_back_as_it_was(builds: Builds) -> None:
+    """A build that hashes the reference but not the entity (as `model_now`'s may) leaves
+    no hash of the entity behind: the entity back as it was two builds ago is suspect."""
+
+    def reader(project: ir.Project) -> str:
+        own = project.entity(OWN)
+        assert own is not None
+        return _key_help(project, own, OTHER)
+
+    first, _ = builds.build(lambda p: (reader(p), _other_own_node(p)))
+    other = builds.project.entity(OTHER)
+    assert other is not None
+    key = other.field(other.primary_key)
+    helped = tuple(f.replace(help="changed") if f is key else f for f in other.fields)
+    original = builds.change(OTHER, other.replace(fields=helped))
+    changed, _ = builds.build(reader, finish=False)
+    assert changed != first[0]
+    builds.change(OTHER, original)  # the very object of the first build
+
+    back, stats = builds.build(reader)
+
+    assert back == first[0] and stats.computed == 1
