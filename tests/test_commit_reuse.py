@@ -249,10 +249,11 @@ def test_parts_moved_between_files_are_stored_and_hashed_as_from_nothing(
     _assert_as_from_nothing(tmp_path, "fresh", files)
 
 
-def test_objects_freed_and_their_ids_taken_again_never_give_a_wrong_hash(
+def test_the_objects_a_commit_knows_by_identity_stay_alive_until_the_next(
     tmp_path: Path, store: HookStore
 ) -> None:
-    """Parts are known by identity: an id seen before may name another object now."""
+    """Parts are known by identity: `KnownHashes` keeps the last commit's objects alive, so
+    no new object can take the id of one it knows and be taken for it."""
     hashes = KnownHashes()
 
     def commit(tag: str, parts: list[bytes]) -> tuple[list[NewFile], set[int]]:
@@ -261,23 +262,16 @@ def test_objects_freed_and_their_ids_taken_again_never_give_a_wrong_hash(
         assert store.commit(files, tag, hashes).created
         return files, {id(part) for part in parts} | {id(readme)}
 
-    files, first = commit("a", _entities(200, "a" * 40))
-    commit("b", _entities(200, "b" * 40))  # now nothing holds a's objects but `files`
-    del files
+    commit("a", _entities(200, "a" * 40))
+    files, known = commit("b", _entities(200, "b" * 40))
+    del files  # the test's own references to b's objects
     gc.collect()
 
-    # Parts of the size a's had, made (and kept, so that they do not take each other's
-    # ids) until some land where a's were: the case tested, whatever the heap's state.
-    made: list[bytes] = []
-    on_freed: list[bytes] = []
-    while len(on_freed) < 20 and len(made) < 200_000:
-        part = b'{"name":"Entity%06d","tag":"%s"},' % (len(made), b"c" * 37)
-        made.append(part)
-        if id(part) in first:
-            on_freed.append(part)
-    assert on_freed, "no new object took an id of a freed one"
-    parts = on_freed + made[: 200 - len(on_freed)]
-    files, _ = commit("c", parts)
+    # Objects of the size of b's, kept so that they do not take each other's ids: had b's
+    # been freed, the allocator would hand their places out again.
+    made = [b'{"name":"Entity%06d","tag":"%s"},' % (n, b"c" * 37) for n in range(20_000)]
+    assert not {id(part) for part in made} & known
+    files, _ = commit("c", made[:200])
     _assert_as_from_nothing(tmp_path, "fresh", files)
 
 
