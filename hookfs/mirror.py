@@ -5,13 +5,17 @@ convenience copy. Mirroring touches only what it wrote before: unchanged files
 keep their mtime, stale files go only if the user left them as mirrored, and
 files the user added are never touched.
 
-Every write replaces a file whole, so a reader sees the old file or the new one, never
-half. A file this process wrote before (`gen dev` rewrites a few on every save) is
-written into a spare: an earlier version's inode, kept in a folder of the store's
-(`Spares`), then swapped in; the version it replaces becomes the next spare. Writing
-over an existing file is what is cheap: making a file and freeing another took 4 ms
-for 3.8 MB on ext4 mounted with `discard`, the spare's way 0.2 ms. A reader that keeps
-a file open across two rewrites sees the second one's bytes: its inode was the spare.
+Every write replaces a file whole, so a reader that opens it sees the old file or the
+new one, never half. A file this process wrote before (`gen dev` rewrites a few on
+every save) is written into a spare: an earlier version's inode, kept in a folder of
+the store's (`Spares`), then swapped in; the version it replaces becomes the next
+spare. Writing over an existing file is what is cheap: making a file and freeing
+another took 4 ms for 3.8 MB on ext4 mounted with `discard`, the spare's way 0.2 ms.
+What that gives up: a reader that keeps a file open across two rewrites may read the
+second one being written (its inode was the spare); after a power cut (not a crash
+of the process) a rewritten file may hold parts of two versions, as nothing is
+synced to the disk. Neither lasts: the store is the source of truth, and the next
+mirror of a new process compares every file's bytes and writes what differs.
 """
 
 from __future__ import annotations
@@ -296,6 +300,8 @@ def _note(seen: Seen, dest: str | Path, entry: _Listed, stat: os.stat_result) ->
     racy = _RACY_FINE_NS if stat.st_mtime_ns % 1_000_000 else _RACY_NS
     if time.time_ns() - stat.st_mtime_ns > racy:
         seen.files[os.fspath(dest)] = (entry.blob, *_signature(stat))
+    else:  # nor may an earlier version's stand: spares bring earlier inodes back
+        seen.files.pop(os.fspath(dest), None)
 
 
 def _regular_file_stat(path: str | Path) -> os.stat_result | None:
@@ -338,9 +344,15 @@ def _write_through_spare(dest: str, data: bytes, spares: Spares) -> None:
     own, keep = spares.names(dest)
     try:
         made = _fill_spare(spare, data, spares)
+        if made[2] != old.st_gid:
+            # A folder that gives its files its group (setgid): a spare, made elsewhere,
+            # would not carry it. Written as the folder makes files, from now on.
+            spares.usable = False
+            _write_atomic(dest, data)
+            return
         # Another name (a user's hard link) or another owner: that inode is not ours to
         # write over later; nor one whose mode differs from a new file's.
-        keeping = old.st_nlink == 1 and (old.st_mode, old.st_uid) == made
+        keeping = old.st_nlink == 1 and (old.st_mode, old.st_uid) == made[:2]
         if keeping:
             _link_replacing(dest, keep)  # holds the old inode through the swap
         os.replace(spare, dest)
@@ -357,8 +369,8 @@ def _write_through_spare(dest: str, data: bytes, spares: Spares) -> None:
             spares.kept[dest] = (old.st_size, spares.mirrors)
 
 
-def _fill_spare(spare: str, data: bytes, spares: Spares) -> tuple[int, int]:
-    """Write `data` over the spare, made if missing or unfit; return its (mode, uid)."""
+def _fill_spare(spare: str, data: bytes, spares: Spares) -> tuple[int, int, int]:
+    """Write `data` over the spare, made if missing or unfit; return its mode, uid, gid."""
     # 0o666 lets the umask decide a new spare's permissions, like a plain write would.
     flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW
     try:
@@ -376,7 +388,7 @@ def _fill_spare(spare: str, data: bytes, spares: Spares) -> tuple[int, int]:
         handle.write(data)
         handle.truncate()  # a longer earlier version's tail
         stat = os.fstat(handle.fileno())
-    return stat.st_mode, stat.st_uid
+    return stat.st_mode, stat.st_uid, stat.st_gid
 
 
 def _link_replacing(source: str, link: str) -> None:

@@ -292,3 +292,29 @@ def test_spares_of_a_process_that_died_are_removed_by_the_next(
 
     assert not leftover.exists()
     assert alive.is_dir()
+
+
+def _other_group() -> int:
+    """A group this process can give a folder that is not its own (root: any)."""
+    others = [g for g in os.getgroups() if g != os.getgid()]
+    if os.geteuid() == 0:
+        others.append(os.getgid() + 1)
+    if not others:
+        pytest.skip("this user has no other group to give a folder")
+    return others[0]
+
+
+def test_files_in_a_folder_that_gives_its_group_keep_it_when_rewritten(
+    tmp_path: Path, store: HookStore
+) -> None:
+    """A setgid folder gives its files its group; a spare, made in the store's folder,
+    would not: such a folder's files are written there, as a plain write does."""
+    target, seen = tmp_path / "generated", Seen()
+    target.mkdir()
+    group = _other_group()
+    os.chown(target, -1, group)
+    os.chmod(target, 0o2775)
+    for content in (V1, V2, V3):
+        _save(store, target, seen, content)
+        assert os.lstat(target / "ir.json").st_gid == group
+    assert (target / "ir.json").read_bytes() == V3
