@@ -392,6 +392,10 @@ def same_objects(rule: str, of: tuple[object, ...], compute: Callable[[], R]) ->
     For work on whole-project files that reads what `@incremental` nodes must not (source
     lines: `trace.json`, `ir.json`), and for work too small to be worth a node's hashing.
     `compute` depends on `of` alone. Outside `building(...)` it simply runs.
+
+    With `of` empty, it keeps an object from build to build of the process: the state a
+    whole-project generator keeps of what its last build made (`ir.json`'s `_Dumped`,
+    `trace.json`'s `_State`), which must give what a fresh one would.
     """
     graph = _current.get()
     return compute() if graph is None else graph.same_objects(rule, of, compute)

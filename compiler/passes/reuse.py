@@ -53,17 +53,17 @@ class _Result:
     value: object
     #: The entities and declarations of `reads`, by name, and what each lookup found: most
     #: are the very same objects next time, told by identity (`_found_again`).
-    entity_names: tuple[str, ...] = ()
-    entities_found: tuple[object, ...] = ()
-    decl_names: tuple[str, ...] = ()
-    decls_found: tuple[object, ...] = ()
-    #: Whether `reads` holds the policy files; and any other lookup (project attributes,
-    #: all declarations): those are looked up again each time.
-    reads_policies: bool = False
-    reads_more: bool = False
+    entity_names: tuple[str, ...]
+    entities_found: tuple[object, ...]
+    decl_names: tuple[str, ...]
+    decls_found: tuple[object, ...]
+    #: Whether `reads` holds the policy files (compared once a step, `_Changed`); and any
+    #: other lookup (project attributes, all declarations), looked up again each time.
+    reads_policies: bool
+    reads_more: bool
     #: `entity_names` and `decl_names` as sets, for `EntityReuse._reused`.
-    entities_read: frozenset[str] = frozenset()
-    decls_read: frozenset[str] = frozenset()
+    entities_read: frozenset[str]
+    decls_read: frozenset[str]
 
     @classmethod
     def of(cls, given: object, reads: dict[Read, object], value: object) -> _Result:
@@ -235,6 +235,8 @@ class EntityReuse:
 
     def _changed_given(self, step: str, entities: tuple[ir.Entity, ...]) -> frozenset[str] | None:
         """The names of the entities not given to `step` as last time (None: not run)."""
+        # Results are kept by step and entity: two passes of one step name would mix them.
+        assert step not in self._given, f"step {step!r} runs twice in one compile"
         self._given[step] = entities
         last = self._given_earlier.get(step)
         if last is None:

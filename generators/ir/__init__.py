@@ -79,9 +79,11 @@ def ir_pieces(project: ir.Project) -> list[Piece]:
         return [alone]
     dumped: _Dumped = same_objects("ir.dumped", (), _Dumped)
     pieces = [head]
-    for at, entity in enumerate(project.entities):
-        pieces.append(dumped.piece(b"\n" if at == 0 else b",\n", entity))
-    dumped.end_build()
+    try:
+        for at, entity in enumerate(project.entities):
+            pieces.append(dumped.piece(b"\n" if at == 0 else b",\n", entity))
+    finally:
+        dumped.end_build()
     return [*pieces, tail]
 
 
