@@ -380,3 +380,22 @@ def test_what_only_later_steps_read_of_a_declaration_is_seen(example_copy: Path)
     product = compiled.project.entity("Product")
     assert before is not None and product is not None
     assert len(product.indexes) == len(before.indexes) + 1
+
+
+def test_a_cycle_of_computed_fields_made_by_a_save_is_reported(example_copy: Path) -> None:
+    """The check for cycles is skipped while the computed fields depend on each other as
+    in the last good compile: a save that makes a cycle is checked, and refused."""
+    project = example_copy
+    recompiler = Recompiler(project)
+    recompiler.compile()
+    invoices = project / "domain" / "invoices.model.py"
+    text = invoices.read_text()
+    tax = '"tax": money().computed(sum_("lines.tax")),'
+    assert tax in text
+    invoices.write_text(text.replace(tax, '"tax": money().computed(F("total") - F("subtotal")),'))
+
+    with pytest.raises(CompileError) as refused:
+        recompiler.compile()
+
+    assert "computed-cycle" in refused.value.render()
+    assert outcome(recompiler.compile) == outcome(lambda: compile_project(project))

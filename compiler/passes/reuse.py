@@ -157,6 +157,12 @@ class EntityReuse:
         )
         return value
 
+    def as_last(self, name: str, value: object) -> bool:
+        """Whether `value` equals what the last good compile gave under `name` (kept for the
+        next): a whole-project check a good compile passed need not look at it again."""
+        self._kept[name] = value
+        return name in self._kept_earlier and self._kept_earlier[name] == value
+
     def relocated(self, entity: ir.Entity, file: str, lines: int) -> ir.Entity:
         """`relocated(entity, file, lines)` (compiler/relocate.py); the earlier compile's
         object when it moved the same entity as far: readers of it stay reused."""
