@@ -176,12 +176,14 @@ class Session:
 
     def collect_garbage(self) -> None:
         """Collect what the builds since the last call froze (see `quiet_collector`): 0.1 s
-        at 200 entities, for a quiet moment; and checkpoint the store's WAL, which the
-        builds leave to such a moment (`HookStore.for_development`)."""
+        at 200 entities, for a quiet moment; checkpoint the store's WAL, which the builds
+        leave to such a moment (`HookStore.for_development`); and note the stat of the
+        files the last mirror wrote, now old enough to trust (`Written.settle`)."""
         with self._lock:
             self._collect()
             if self._store is not None:
                 self._store.checkpoint()
+                self.written.settle(self.project_dir, self._store)
 
     def _collect(self) -> None:
         if self.uncollected:

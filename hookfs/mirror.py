@@ -199,6 +199,28 @@ def mirror(
     )
 
 
+def settle(store: HookStore, target: Path, seen: Seen) -> list[str]:
+    """Note the stat of the files the last mirror wrote too recently to trust it (`_note`),
+    once they are old enough, reading each to be sure it is as written: for a quiet moment
+    of `gen dev`, so that the next save's mirror need not read them (after a start that
+    wrote every file, 11 MB at 200 entities). Returns the paths noted."""
+    mirrored = store.get_ref(MIRRORED)
+    if mirrored is None:
+        return []
+    root = os.fspath(target)
+    noted = []
+    for entry in map(_Listed._make, store.listing(mirrored.id)):
+        dest = os.path.join(root, entry.path)
+        if dest in seen.files or seen.blobs.get(dest) != entry.blob:
+            continue  # noted already; or not this process's (the next mirror reads it)
+        stat = _regular_file_stat(dest)
+        if stat is None or _racy(stat):
+            continue  # gone (the next mirror writes it), or still too recent
+        if _matches(dest, entry, seen, store):
+            noted.append(entry.path)
+    return noted
+
+
 def _write_current(
     store: HookStore, entries: list[_Listed], target: Path, seen: Seen
 ) -> tuple[list[str], list[str]]:
@@ -295,13 +317,18 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int]:
 def _note(seen: Seen, dest: str | Path, entry: _Listed, stat: os.stat_result) -> None:
     seen.blobs[os.fspath(dest)] = entry.blob
     # A file changed within the clock's granularity of now could change again unseen
-    # with the same stat (git's "racy" entries): it is read next time instead. Sub-
-    # millisecond digits in its time mean a filesystem with fine timestamps.
-    racy = _RACY_FINE_NS if stat.st_mtime_ns % 1_000_000 else _RACY_NS
-    if time.time_ns() - stat.st_mtime_ns > racy:
+    # with the same stat (git's "racy" entries): it is read next time instead.
+    if not _racy(stat):
         seen.files[os.fspath(dest)] = (entry.blob, *_signature(stat))
     else:  # nor may an earlier version's stand: spares bring earlier inodes back
         seen.files.pop(os.fspath(dest), None)
+
+
+def _racy(stat: os.stat_result) -> bool:
+    """Whether the file changed within its filesystem's clock granularity of now (sub-
+    millisecond digits in its time mean a filesystem with fine timestamps)."""
+    racy = _RACY_FINE_NS if stat.st_mtime_ns % 1_000_000 else _RACY_NS
+    return time.time_ns() - stat.st_mtime_ns <= racy
 
 
 def _regular_file_stat(path: str | Path) -> os.stat_result | None:

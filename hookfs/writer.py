@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generators.base import Artifact
-from hookfs.mirror import MirrorReport, Seen, mirror
+from hookfs.mirror import MirrorReport, Seen, mirror, settle
 from hookfs.store import HookStore, KnownHashes, NewFile, Snapshot
 
 GENERATED_DIR = "generated"
@@ -51,6 +51,10 @@ class Written:
             files.append(known[1])
         self._files = kept
         return files
+
+    def settle(self, project_dir: Path, store: HookStore) -> list[str]:
+        """Note what the last mirror wrote too recently to trust its stat (`mirror.settle`)."""
+        return settle(store, project_dir / GENERATED_DIR, self.seen)
 
     def close(self) -> None:
         """Remove what the mirror kept on disk for rewrites (see `Seen.close`)."""

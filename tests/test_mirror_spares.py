@@ -8,6 +8,7 @@ import importlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -318,3 +319,22 @@ def test_files_in_a_folder_that_gives_its_group_keep_it_when_rewritten(
         _save(store, target, seen, content)
         assert os.lstat(target / "ir.json").st_gid == group
     assert (target / "ir.json").read_bytes() == V3
+
+
+def test_files_written_too_recently_to_trust_are_noted_when_quiet_after_a_read(
+    tmp_path: Path, store: HookStore
+) -> None:
+    """A file just written is read by the next mirror (its stat could hide an edit made in
+    the same clock tick); `settle`, in a quiet moment, reads it then and notes its stat.
+    An edit made before is found, and the next mirror writes the file again."""
+    target, seen = tmp_path / "generated", Seen()
+    _save(store, target, seen, V1)
+    assert not seen.files  # too recent to trust
+    (target / "README.md").write_bytes(SMALL.upper())  # same size, by hand
+    time.sleep(0.2)  # past the window of a filesystem with fine timestamps
+
+    noted = mirror_module.settle(store, target, seen)
+
+    assert noted == ["ir.json"]
+    report = mirror(store, store.get_ref("mirrored").id, target, seen)
+    assert report.written == ("README.md",) and (target / "README.md").read_bytes() == SMALL
