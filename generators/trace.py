@@ -110,19 +110,25 @@ class _FileTrace(NamedTuple):
     """What a file made in one piece says, and its row of `files`."""
 
     path: bytes
-    row: bytes
-    #: Its row ends a part of `files`.
-    ends_run: bool
     said: _Said
+    #: Its row of `files`, and whether it ends a part of them (`_FileRow`).
+    row: _FileRow
+    #: What it adds to each owner's sources: (owner, (path, None, what it says of it)).
+    sources: tuple[tuple[str, tuple[bytes, None, _Told]], ...]
 
 
-def _file_trace(artifact: Artifact) -> _FileTrace:
-    return _FileTrace(
-        to_json(artifact.path),
-        _row_head(artifact) + b"}",
-        zlib.crc32(artifact.path.encode()) % _RUN == 0,
-        _said(artifact.regions, artifact.origins),
-    )
+def _file_trace(artifact: Artifact, last: _FileTrace | None = None) -> _FileTrace:
+    """The file's reading; with the objects of `last` (its last build's) where equal."""
+    path = to_json(artifact.path)
+    said = _said(artifact.regions, artifact.origins)
+    row = ((_row_head(artifact) + b"}",), zlib.crc32(artifact.path.encode()) % _RUN == 0)
+    if last is not None:
+        path = last.path if last.path == path else path
+        said = last.said if last.said == said else said
+        row = last.row if last.row == row else row
+    if last is not None and last.said is said and last.path is path:
+        return _FileTrace(path, said, row, last.sources)
+    return _FileTrace(path, said, row, tuple((o, (path, None, t)) for o, t in said.items()))
 
 
 def _row_head(artifact: Artifact) -> bytes:
@@ -187,14 +193,7 @@ class _State:
         found = self.files.get(artifact.path)
         if found is not None and found[0] is artifact:
             return found[1]
-        made = _file_trace(artifact)
-        if found is not None:
-            last: _FileTrace = found[1]
-            made = made._replace(
-                path=last.path,
-                row=last.row if last.row == made.row else made.row,
-                said=last.said if last.said == made.said else made.said,
-            )
+        made = _file_trace(artifact, found[1] if found is not None else None)
         self.files.put(artifact.path, (artifact, made))
         return made
 
@@ -411,11 +410,11 @@ def _gathered(
     if isinstance(artifact, PiecedArtifact):
         return _gathered_pieces(state, sources, artifact, first)
     file = state.file(artifact)
-    for owner, told in file.said.items():
+    for owner, entry in file.sources:
         found = sources.get(owner)
         if found is not None:  # else not an element of the model (`reframe.session`)
-            found += (file.path, None, told)
-    return (file.row,), file.ends_run
+            found += entry
+    return file.row
 
 
 def _gathered_pieces(
