@@ -8,7 +8,7 @@ point group. Generators never touch the disk: the one writer does.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate
@@ -113,6 +113,32 @@ class Artifact:
             return self.origins
         innermost = min(inside, key=lambda r: r.end - r.start)
         return (innermost.origin,)
+
+
+# What whole-project generators keep from build to build (`gen dev`) ----------------------
+
+
+class KeptByBuild:
+    """Results by key, kept for the next build while this build used them (`get`, `put`),
+    the rest forgotten at `end_build`: the state a whole-project generator keeps in an
+    object `same_objects` hands it again every build (`trace.json`, `ir.json`)."""
+
+    def __init__(self) -> None:
+        self.last: dict[Hashable, Any] = {}
+        self.now: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable) -> Any:
+        found = self.last.get(key)
+        if found is not None:
+            self.now[key] = found
+        return found
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        self.now[key] = value
+        return value
+
+    def end_build(self) -> None:
+        self.last, self.now = self.now, {}
 
 
 # Files in pieces ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pydantic_core import to_json
 
 from compiler import ir
 from compiler.relocate import relocation_between
-from generators.base import PROJECT_ORIGIN, Artifact, Piece, PiecedArtifact, Region
+from generators.base import PROJECT_ORIGIN, Artifact, KeptByBuild, Piece, PiecedArtifact, Region
 from hookfs.graph import same_objects
 
 TRACE_PATH = "trace.json"
@@ -144,44 +144,23 @@ def _row_head(artifact: Artifact) -> bytes:
 # What is kept from build to build -----------------------------------------------------------
 
 
-class _Kept:
-    """Results by key, kept for the next build while this build used them."""
-
-    def __init__(self) -> None:
-        self.last: dict[Hashable, Any] = {}
-        self.now: dict[Hashable, Any] = {}
-
-    def get(self, key: Hashable) -> Any:
-        found = self.last.get(key)
-        if found is not None:
-            self.now[key] = found
-        return found
-
-    def put(self, key: Hashable, value: Any) -> Any:
-        self.now[key] = value
-        return value
-
-    def end_build(self) -> None:
-        self.last, self.now = self.now, {}
-
-
 class _State:
     """What trace.json's last build made, for the next (`gen dev`): one object kept by the
     build graph (`same_objects`), holding every file's reading and every row."""
 
     def __init__(self) -> None:
         #: Files made in one piece, by path: (the artifact, its `_FileTrace`).
-        self.files = _Kept()
+        self.files = KeptByBuild()
         #: Files in pieces, by path: (rule, reason, origins, their row head, `_said`).
-        self.pieced = _Kept()
+        self.pieced = KeptByBuild()
         #: Entities, by name: (the entity, its declaration row, its `_Heads`).
-        self.entities = _Kept()
+        self.entities = KeptByBuild()
         #: Rows of an owner's elements, by name: (heads, sources, rows).
-        self.rows = _Kept()
+        self.rows = KeptByBuild()
         #: Parts made of runs of rows, by rule and place: (the rows, the part).
-        self.runs = _Kept()
+        self.runs = KeptByBuild()
         #: Files in pieces, by path: what was read of their pieces (`_PiecesRead`).
-        self.pieces = _Kept()
+        self.pieces = KeptByBuild()
 
     def end_build(self) -> None:
         for kept in (self.files, self.pieced, self.entities, self.rows, self.runs, self.pieces):

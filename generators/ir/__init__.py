@@ -10,7 +10,7 @@ from pydantic_core import to_json
 
 from compiler import ir
 from compiler.relocate import relocation_between
-from generators.base import PROJECT_ORIGIN, Piece, PiecedArtifact, Region, pieced
+from generators.base import PROJECT_ORIGIN, KeptByBuild, Piece, PiecedArtifact, Region, pieced
 from hookfs.graph import incremental, same_objects
 
 # pydantic's indent=2 layout puts each entity object at 4 spaces inside
@@ -87,17 +87,13 @@ def ir_pieces(project: ir.Project) -> list[Piece]:
     return [*pieces, tail]
 
 
-class _Dumped:
+class _Dumped(KeptByBuild):
     """The entities the last build dumped, by name, for the next (`gen dev`): an entity that
     is the same object is the same piece; one the compile only moved (lines added above it,
     compiler/relocate.py) is the last piece with its line numbers moved, not dumped again."""
 
-    def __init__(self) -> None:
-        self.last: dict[str, tuple[ir.Entity, bytes, Piece]] = {}
-        self.now: dict[str, tuple[ir.Entity, bytes, Piece]] = {}
-
     def piece(self, separator: bytes, entity: ir.Entity) -> Piece:
-        found = self.last.get(entity.name)
+        found: tuple[ir.Entity, bytes, Piece] | None = self.get(entity.name)
         if found is None or found[1] != separator:
             made = _entity_piece(separator, entity)
         elif found[0] is entity:
@@ -105,11 +101,8 @@ class _Dumped:
         else:
             shift = relocation_between(found[0], entity)
             made = _entity_piece(separator, entity) if shift is None else _moved(found[2], *shift)
-        self.now[entity.name] = (entity, separator, made)
+        self.put(entity.name, (entity, separator, made))
         return made
-
-    def end_build(self) -> None:
-        self.last, self.now = self.now, {}
 
 
 def _moved(piece: Piece, file: str, lines: int) -> Piece:
